@@ -1,0 +1,39 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { UserError } from "./errors.ts";
+import { registerSim } from "./sim.ts";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+/** buildProgram assembles the `capstan` command line. */
+export function buildProgram(): Command {
+  const program = new Command("capstan")
+    .description("Safely converge the Google Cloud settings around a Cloud Run service to the specs in git")
+    .version(pkg.version, "-v, --version")
+    .option("--endpoint <url>", "send GCP API calls to this endpoint (the simulator) instead of Google")
+    .showHelpAfterError()
+    .hook("preAction", (cmd) => {
+      const endpoint = cmd.opts<{ endpoint?: string }>().endpoint;
+      if (endpoint) process.env["CAPSTAN_GCP_ENDPOINT"] = endpoint;
+    });
+  registerSim(program);
+  return program;
+}
+
+/** main runs the CLI and maps errors to exit codes: user errors print one clean message. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof UserError) {
+      process.stderr.write(`capstan: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,138 @@
+import { BackendServicesClient, GlobalOperationsClient, HealthChecksClient } from "@google-cloud/compute";
+import { MetricServiceClient } from "@google-cloud/monitoring";
+import { RevisionsClient, ServicesClient } from "@google-cloud/run";
+import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
+import {
+  SqlFlagsServiceClient,
+  SqlInstancesServiceClient,
+  SqlOperationsServiceClient,
+} from "@google-cloud/sql";
+import { VpcAccessServiceClient } from "@google-cloud/vpc-access";
+import { GoogleAuth, OAuth2Client } from "google-auth-library";
+
+/** Options of {@link createClients}. */
+export interface GcpClientOptions {
+  /**
+   * Where to send every API call instead of Google, e.g. the simulator's
+   * `http://127.0.0.1:8089`. Read from `CAPSTAN_GCP_ENDPOINT` when omitted.
+   * @default process.env.CAPSTAN_GCP_ENDPOINT, else real GCP
+   */
+  readonly endpoint?: string | undefined;
+  /**
+   * Bearer token sent to a custom endpoint. Real GCP uses Application Default
+   * Credentials instead and ignores this.
+   * @default "capstan-sim-token"
+   */
+  readonly placeholderToken?: string;
+}
+
+/**
+ * GcpClients holds one instance of every Google client capstan uses, all in REST
+ * transport so that tests against the simulator exercise the production code path.
+ */
+export interface GcpClients {
+  readonly run: { readonly services: ServicesClient; readonly revisions: RevisionsClient };
+  readonly sql: {
+    readonly instances: SqlInstancesServiceClient;
+    readonly operations: SqlOperationsServiceClient;
+    readonly flags: SqlFlagsServiceClient;
+  };
+  readonly vpcAccess: VpcAccessServiceClient;
+  readonly compute: {
+    readonly backendServices: BackendServicesClient;
+    readonly healthChecks: HealthChecksClient;
+    readonly globalOperations: GlobalOperationsClient;
+  };
+  readonly secretManager: SecretManagerServiceClient;
+  readonly monitoring: MetricServiceClient;
+  /** The authenticated HTTP client, for the few REST calls a library does not expose. */
+  readonly auth: GoogleAuth | OAuth2Client;
+  /** Base URL of the endpoint when not real GCP, e.g. `http://127.0.0.1:8089`. */
+  readonly endpoint: string | undefined;
+  /** close releases every client's connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * ClientConstructorOptions is the subset of gax client options capstan sets. The
+ * library `.d.ts` types them as `ClientOptions`; spelling them out keeps us honest about
+ * what is passed.
+ */
+interface ClientConstructorOptions {
+  fallback: true;
+  apiEndpoint?: string;
+  port?: number;
+  protocol?: "http" | "https";
+  authClient?: OAuth2Client;
+  auth?: GoogleAuth;
+}
+
+/**
+ * createClients makes every GCP client capstan uses. This is the one place clients are
+ * created: against real GCP they use Application Default Credentials; against a custom
+ * endpoint (the simulator) they speak plain HTTP with a placeholder bearer token.
+ */
+export function createClients(options: GcpClientOptions = {}): GcpClients {
+  const endpoint = options.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"] ?? undefined;
+  let base: ClientConstructorOptions;
+  let auth: GoogleAuth | OAuth2Client;
+  if (endpoint) {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new TypeError(`Expected \`endpoint\` to be an http(s) URL, got \`${endpoint}\``);
+    }
+    const oauth = new OAuth2Client();
+    oauth.setCredentials({ access_token: options.placeholderToken ?? "capstan-sim-token" });
+    auth = oauth;
+    base = {
+      fallback: true,
+      apiEndpoint: url.hostname,
+      port: Number(url.port || (url.protocol === "http:" ? 80 : 443)),
+      protocol: url.protocol === "http:" ? "http" : "https",
+      authClient: oauth,
+    };
+  } else {
+    const google = new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    auth = google;
+    base = { fallback: true, auth: google };
+  }
+  // The libraries pin different google-gax majors (vpc-access is still on 5), so their
+  // ClientOptions types differ though the options are the same: pass them untyped.
+  const o = base as never;
+  const clients = {
+    run: { services: new ServicesClient(o), revisions: new RevisionsClient(o) },
+    sql: {
+      instances: new SqlInstancesServiceClient(o),
+      operations: new SqlOperationsServiceClient(o),
+      flags: new SqlFlagsServiceClient(o),
+    },
+    vpcAccess: new VpcAccessServiceClient(o),
+    compute: {
+      backendServices: new BackendServicesClient(o),
+      healthChecks: new HealthChecksClient(o),
+      globalOperations: new GlobalOperationsClient(o),
+    },
+    secretManager: new SecretManagerServiceClient(o),
+    monitoring: new MetricServiceClient(o),
+  };
+  return {
+    ...clients,
+    auth,
+    endpoint: endpoint ? endpoint.replace(/\/$/, "") : undefined,
+    async close() {
+      await Promise.all([
+        clients.run.services.close(),
+        clients.run.revisions.close(),
+        clients.sql.instances.close(),
+        clients.sql.operations.close(),
+        clients.sql.flags.close(),
+        clients.vpcAccess.close(),
+        clients.compute.backendServices.close(),
+        clients.compute.healthChecks.close(),
+        clients.compute.globalOperations.close(),
+        clients.secretManager.close(),
+        clients.monitoring.close(),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import type { Status } from "./errors.ts";
+
+/** FaultMatch selects calls. Every given field must match. */
+export interface FaultMatch {
+  /** API, e.g. `sqladmin.googleapis.com`. */
+  readonly api?: string;
+  /** HTTP method, e.g. `PATCH`. */
+  readonly method?: string;
+  /** RPC full name or its last segment(s), e.g. `SqlInstancesService.Patch` or `Patch`. */
+  readonly rpc?: string;
+  /** A regular expression the request path must match. */
+  readonly path?: string;
+}
+
+/** FaultRule is an injected fault, as posted to `/__sim/faults`. */
+export interface FaultRule {
+  readonly id: string;
+  readonly match: FaultMatch;
+  /** How many matching calls it affects; omitted means every call until removed. */
+  remaining: number | undefined;
+  /** Answer with this error instead of serving the call. */
+  readonly error?: {
+    readonly status: Status;
+    readonly httpCode?: number;
+    readonly message?: string;
+    readonly reason?: string;
+  };
+  /** Delay the answer by this many milliseconds of clock time. */
+  readonly latencyMs?: number;
+  /** Serve the call, but make the long-running operation it starts fail with this message. */
+  readonly failOperation?: { readonly message?: string; readonly status?: Status };
+}
+
+/** FaultInput is the body of `POST /__sim/faults`. */
+export type FaultInput = Omit<FaultRule, "id" | "remaining"> & { readonly times?: number };
+
+/** Faults holds the injected faults and decides which apply to a call. */
+export class Faults {
+  #rules: FaultRule[] = [];
+  #seq = 0;
+
+  /** add registers a fault and returns it. */
+  add(input: FaultInput): FaultRule {
+    if (!input.match || typeof input.match !== "object") {
+      throw new TypeError('Expected `match` to be an object like {"rpc": "Patch"}');
+    }
+    if (!input.error && input.latencyMs === undefined && !input.failOperation) {
+      throw new TypeError("Expected one of `error`, `latencyMs` or `failOperation`");
+    }
+    const rule: FaultRule = { ...input, id: `fault-${++this.#seq}`, remaining: input.times };
+    this.#rules.push(rule);
+    return rule;
+  }
+
+  /** clear removes every fault. */
+  clear(): void {
+    this.#rules = [];
+  }
+
+  /** list returns the active faults. */
+  list(): readonly FaultRule[] {
+    return this.#rules;
+  }
+
+  /**
+   * take returns the first active rule of the given sort that matches the call and
+   * consumes one of its uses.
+   */
+  take(
+    sort: "error" | "latencyMs" | "failOperation",
+    call: { api: string; method: string; rpc: string; path: string },
+  ): FaultRule | undefined {
+    const rule = this.#rules.find((r) => r[sort] !== undefined && matches(r.match, call));
+    if (!rule) return undefined;
+    if (rule.remaining !== undefined) {
+      rule.remaining -= 1;
+      if (rule.remaining <= 0) this.#rules = this.#rules.filter((r) => r !== rule);
+    }
+    return rule;
+  }
+}
+
+function matches(m: FaultMatch, call: { api: string; method: string; rpc: string; path: string }): boolean {
+  if (m.api && m.api !== call.api) return false;
+  if (m.method && m.method.toUpperCase() !== call.method) return false;
+  if (m.rpc && call.rpc !== m.rpc && !call.rpc.endsWith(`.${m.rpc}`)) return false;
+  if (m.path && !new RegExp(m.path).test(call.path)) return false;
+  return true;
+}

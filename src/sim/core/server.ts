@@ -1,0 +1,457 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ScaledClock } from "../../clock/index.ts";
+import { encode, rejectUnknownFields, setField } from "./codec.ts";
+import { SimError } from "./errors.ts";
+import { type FaultInput, type FaultRule, Faults } from "./faults.ts";
+import { type CompiledRoute, compileRule } from "./protos.ts";
+import { type QuotaLimit, Quotas } from "./quotas.ts";
+import type {
+  EditRequest,
+  JsonObject,
+  SimContext,
+  SimRequest,
+  SimService,
+  SimServiceFactory,
+} from "./types.ts";
+
+/** RequestLogEntry is one API call as the simulator saw it. Control-API calls are not logged. */
+export interface RequestLogEntry {
+  /** Sequence number, from 1. */
+  readonly seq: number;
+  /** Simulated time, epoch ms. */
+  readonly time: number;
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  /** The query string, without `$alt` and `$prettyPrint`. */
+  readonly query: string;
+  readonly api: string;
+  readonly rpc: string;
+  readonly status: number;
+  readonly write: boolean;
+  readonly location?: string | undefined;
+  /** The request body as received, for writes. */
+  readonly body?: JsonObject | undefined;
+}
+
+/** Fixture is the simulator's state file: one section per service plus settings. */
+export interface Fixture {
+  /** Clock-time multiplier. @default 1 */
+  readonly timeScale?: number;
+  /** Quota overrides by API name. */
+  readonly quotas?: Record<string, QuotaLimit>;
+  /** Operation durations in seconds by operation type, e.g. `sql.restart: 180`. */
+  readonly durations?: Record<string, number>;
+  readonly [service: string]: unknown;
+}
+
+/** Options of {@link Simulator}. */
+export interface SimulatorOptions {
+  /** The services to serve. */
+  readonly services: readonly SimServiceFactory[];
+  /** Initial state. */
+  readonly fixture?: Fixture;
+  /**
+   * Clock-time multiplier; overrides the fixture's.
+   * @default fixture.timeScale ?? 1
+   */
+  readonly timeScale?: number;
+  /**
+   * Keep at most this many request log entries (oldest dropped).
+   * @default 100000
+   */
+  readonly requestLogLimit?: number;
+}
+
+/** HttpAnswer is a response in transport-neutral form. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+const SETTINGS_KEYS = new Set(["timeScale", "quotas", "durations"]);
+
+/**
+ * Simulator serves simulated GCP APIs over HTTP, in the REST shapes the Google client
+ * libraries speak, plus a control API under `/__sim/`. It can also be called in-process
+ * through {@link Simulator.handle}.
+ */
+export class Simulator {
+  readonly clock: ScaledClock;
+  readonly faults = new Faults();
+  readonly quotas = new Quotas();
+  readonly context: SimContext;
+  readonly #services: SimService[];
+  readonly #routes: { route: CompiledRoute; service: SimService }[] = [];
+  #events: { at: number; seq: number; fn: () => void }[] = [];
+  #eventSeq = 0;
+  #ids = new Map<string, number>();
+  #durations: Record<string, number> = {};
+  #log: RequestLogEntry[] = [];
+  #logSeq = 0;
+  readonly #logLimit: number;
+  #server: Server | undefined;
+
+  constructor(options: SimulatorOptions) {
+    const scale = options.timeScale ?? options.fixture?.timeScale ?? 1;
+    this.clock = new ScaledClock({ scale });
+    this.#logLimit = options.requestLogLimit ?? 100_000;
+    this.context = {
+      clock: this.clock,
+      now: () => this.clock.now(),
+      nowIso: () => new Date(this.clock.now()).toISOString(),
+      at: (at, fn) => this.#schedule(at, fn),
+      after: (seconds, fn) => this.#schedule(this.clock.now() + seconds * 1000, fn),
+      nextId: (prefix) => {
+        const n = (this.#ids.get(prefix) ?? 0) + 1;
+        this.#ids.set(prefix, n);
+        return `${prefix}${n.toString(16).padStart(8, "0")}`;
+      },
+      durationOf: (type, fallback) => this.#durations[type] ?? fallback,
+    };
+    this.#services = options.services.map((f) => f(this.context));
+    for (const service of this.#services) {
+      for (const rpc of service.rpcs) {
+        for (const rule of rpc.rules) this.#routes.push({ route: compileRule(rule, rpc), service });
+      }
+    }
+    this.load(options.fixture ?? {});
+  }
+
+  /** load replaces all state and settings with a fixture's. */
+  load(fixture: Fixture): void {
+    this.#events = [];
+    this.#durations = { ...(fixture.durations ?? {}) };
+    if (fixture.quotas) this.quotas.set(fixture.quotas);
+    if (fixture.timeScale !== undefined) this.clock.setScale(fixture.timeScale);
+    const known = new Set(this.#services.map((s) => s.key));
+    for (const key of Object.keys(fixture)) {
+      if (!SETTINGS_KEYS.has(key) && !known.has(key)) {
+        throw new TypeError(
+          `Unknown fixture section \`${key}\`; expected one of ${[...known, ...SETTINGS_KEYS].join(", ")}`,
+        );
+      }
+    }
+    for (const service of this.#services) service.load(fixture[service.key] as JsonObject | undefined);
+  }
+
+  /** dump returns the current state in fixture form. */
+  dump(): Fixture {
+    this.tick();
+    const out: Record<string, unknown> = { timeScale: this.clock.scale, durations: this.#durations };
+    for (const s of this.#services) out[s.key] = s.dump();
+    return out;
+  }
+
+  /** service returns a served service by key, for tests that inspect state directly. */
+  service<T extends SimService = SimService>(key: string): T {
+    const s = this.#services.find((x) => x.key === key);
+    if (!s) throw new TypeError(`no simulated service \`${key}\``);
+    return s as T;
+  }
+
+  /** requests returns the request log entries after sequence number `since`. */
+  requests(since = 0): readonly RequestLogEntry[] {
+    return since === 0 ? [...this.#log] : this.#log.filter((e) => e.seq > since);
+  }
+
+  /** clearRequests empties the request log. */
+  clearRequests(): void {
+    this.#log = [];
+  }
+
+  /** edit applies an out-of-band change to a resource of the named service. */
+  edit(serviceKey: string, req: EditRequest): JsonObject {
+    this.tick();
+    const s = this.service(serviceKey);
+    if (!s.edit) throw new TypeError(`service \`${serviceKey}\` does not support out-of-band edits`);
+    return s.edit(req);
+  }
+
+  /** tick runs every simulated event whose time has come, in time order. */
+  tick(): void {
+    const now = this.clock.now();
+    for (;;) {
+      const next = this.#events[0];
+      if (!next || next.at > now) return;
+      this.#events.shift();
+      next.fn();
+    }
+  }
+
+  #schedule(at: number, fn: () => void): void {
+    const ev = { at, seq: ++this.#eventSeq, fn };
+    let i = this.#events.length;
+    while (
+      i > 0 &&
+      (this.#events[i - 1]!.at > at || (this.#events[i - 1]!.at === at && this.#events[i - 1]!.seq > ev.seq))
+    )
+      i--;
+    this.#events.splice(i, 0, ev);
+  }
+
+  /** listen serves on loopback; port 0 picks a free one. Returns the endpoint URL. */
+  async listen(port = 0, host = "127.0.0.1"): Promise<string> {
+    const server = createServer((req, res) => {
+      void this.#serveNode(req, res);
+    });
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.#server = server;
+    const addr = server.address() as AddressInfo;
+    return `http://${host}:${addr.port}`;
+  }
+
+  /** close stops serving. */
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async #serveNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const answer = await this.handle(
+      req.method ?? "GET",
+      req.url ?? "/",
+      req.headers.authorization,
+      Buffer.concat(chunks).toString("utf8"),
+    );
+    const text = JSON.stringify(answer.body);
+    res.writeHead(answer.status, {
+      "content-type": "application/json; charset=UTF-8",
+      "content-length": Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+
+  /**
+   * handle serves one HTTP request in-process. `url` is a path with query string;
+   * `authorization` is the Authorization header.
+   */
+  async handle(
+    method: string,
+    url: string,
+    authorization: string | undefined,
+    bodyText: string,
+  ): Promise<HttpAnswer> {
+    const u = new URL(url, "http://sim");
+    if (u.pathname.startsWith("/__sim/")) return this.#control(method, u, bodyText);
+    this.tick();
+    const matched = this.#match(method, u.pathname);
+    const api = matched?.service.api ?? "unknown";
+    const rpcName = matched?.route.rpc.fullName ?? "unknown";
+    const location = /\/(?:locations|regions|zones)\/([^/]+)/.exec(u.pathname)?.[1];
+    const write = method !== "GET";
+    let body: JsonObject | undefined;
+    const answer = await (async (): Promise<HttpAnswer> => {
+      try {
+        // Auth is checked first, as GCP's front end does: a request without a token
+        // never reaches the API (https://cloud.google.com/docs/authentication/rest).
+        if (!authorization || !/^Bearer \S+/.test(authorization)) {
+          throw new SimError(
+            "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+            { status: "UNAUTHENTICATED", reason: "CREDENTIALS_MISSING", domain: "googleapis.com" },
+          );
+        }
+        if (!matched) {
+          throw new SimError(`The requested URL ${u.pathname} was not found on this server.`, {
+            status: "NOT_FOUND",
+          });
+        }
+        const { route, service } = matched;
+        body = bodyText ? parseJson(bodyText) : undefined;
+        const request = this.#decode(route, u, body);
+        const quota = this.quotas.check(api, write, location, this.clock.now());
+        if (!quota.ok) {
+          // The shape GCP sends for a rate quota: 429 RESOURCE_EXHAUSTED, ErrorInfo
+          // RATE_LIMIT_EXCEEDED with quota_metric/quota_limit, plus RetryInfo
+          // (https://cloud.google.com/apis/design/errors#error_info).
+          throw new SimError(
+            `Quota exceeded for quota metric '${quota.metric}' and limit '${quota.limitName}' of service '${api}'.`,
+            {
+              status: "RESOURCE_EXHAUSTED",
+              reason: "RATE_LIMIT_EXCEEDED",
+              domain: "googleapis.com",
+              metadata: {
+                service: api,
+                quota_metric: quota.metric,
+                quota_limit: quota.limitName,
+                quota_limit_value: String(quota.limit),
+              },
+              retryDelaySeconds: Math.ceil(quota.retryAfterMs / 1000),
+              legacy: api === "sqladmin.googleapis.com" || api === "compute.googleapis.com",
+            },
+          );
+        }
+        const call = { api, method, rpc: rpcName, path: u.pathname };
+        const slow = this.faults.take("latencyMs", call);
+        if (slow?.latencyMs) await this.clock.sleep(slow.latencyMs);
+        const failing = this.faults.take("error", call);
+        if (failing?.error) {
+          throw new SimError(failing.error.message ?? `Injected fault ${failing.id}`, {
+            status: failing.error.status,
+            ...(failing.error.httpCode ? { httpCode: failing.error.httpCode } : {}),
+            ...(failing.error.reason ? { reason: failing.error.reason } : {}),
+          });
+        }
+        const handler = service.handlers[route.rpc.fullName];
+        if (!handler) {
+          throw new SimError(`Method ${route.rpc.fullName} is not implemented by the simulator.`, {
+            status: "UNIMPLEMENTED",
+          });
+        }
+        const simReq: SimRequest = {
+          rpc: route.rpc.fullName,
+          body: request,
+          method,
+          path: u.pathname,
+          location,
+          ctx: this.context,
+          takeOperationFault: (): FaultRule | undefined => this.faults.take("failOperation", call),
+        };
+        const result = await handler(simReq);
+        this.tick();
+        const alt = u.searchParams.get("$alt") ?? "";
+        return {
+          status: 200,
+          body: encode(route.rpc.responseType, result, alt.includes("enum-encoding=int")),
+        };
+      } catch (err) {
+        if (err instanceof SimError) return { status: err.httpCode, body: err.toJSON() };
+        const message = err instanceof Error ? err.message : String(err);
+        return {
+          status: 500,
+          body: new SimError(`Internal simulator error: ${message}`, { status: "INTERNAL" }).toJSON(),
+        };
+      }
+    })();
+    this.#record({
+      method,
+      path: u.pathname,
+      query: stripSystemParams(u.searchParams),
+      api,
+      rpc: rpcName,
+      status: answer.status,
+      write,
+      location,
+      body: write ? body : undefined,
+    });
+    return answer;
+  }
+
+  #record(e: Omit<RequestLogEntry, "seq" | "time">): void {
+    this.#log.push({ seq: ++this.#logSeq, time: this.clock.now(), ...e });
+    if (this.#log.length > this.#logLimit) this.#log.splice(0, this.#log.length - this.#logLimit);
+  }
+
+  #match(method: string, path: string): { route: CompiledRoute; service: SimService } | undefined {
+    for (const r of this.#routes) {
+      if (r.route.method === method && r.route.regex.test(path)) return r;
+    }
+    return undefined;
+  }
+
+  #decode(route: CompiledRoute, u: URL, body: JsonObject | undefined): JsonObject {
+    const type = route.rpc.requestType;
+    const request: JsonObject = {};
+    if (body !== undefined) {
+      if (route.body === "*") {
+        rejectUnknownFields(type, body, "");
+        Object.assign(request, body);
+      } else if (route.body) {
+        const field = type.fields[route.body] ?? type.fieldsArray.find((f) => f.name === route.body);
+        field?.resolve();
+        const t = field?.resolvedType;
+        if (t && "fieldsArray" in t) rejectUnknownFields(t, body, route.body);
+        request[route.body] = body;
+      }
+    }
+    const m = route.regex.exec(u.pathname)!;
+    route.fields.forEach((f, i) => {
+      setField(type, request, f, decodeURIComponent(m[i + 1]!), false);
+    });
+    const seen = new Set<string>();
+    for (const [k, v] of u.searchParams) {
+      if (k.startsWith("$") || k === "alt" || k === "prettyPrint" || k === "key" || k === "fields") continue;
+      setField(type, request, k, v, seen.has(k));
+      seen.add(k);
+    }
+    return request;
+  }
+
+  async #control(method: string, u: URL, bodyText: string): Promise<HttpAnswer> {
+    try {
+      const body = bodyText ? (parseJson(bodyText) as JsonObject) : {};
+      const route = `${method} ${u.pathname}`;
+      switch (route) {
+        case "GET /__sim/state":
+          return { status: 200, body: this.dump() };
+        case "PUT /__sim/state":
+          this.load(body as Fixture);
+          return { status: 200, body: { ok: true } };
+        case "GET /__sim/faults":
+          return { status: 200, body: { faults: this.faults.list() } };
+        case "POST /__sim/faults":
+          return { status: 200, body: this.faults.add(body as FaultInput) };
+        case "DELETE /__sim/faults":
+          this.faults.clear();
+          return { status: 200, body: { ok: true } };
+        case "POST /__sim/edit": {
+          const { service, ...req } = body as EditRequest & { service: string };
+          return { status: 200, body: this.edit(service, req) };
+        }
+        case "GET /__sim/quotas":
+          return { status: 200, body: this.quotas.limits };
+        case "PUT /__sim/quotas":
+          this.quotas.set(body as Record<string, QuotaLimit>);
+          return { status: 200, body: this.quotas.limits };
+        case "GET /__sim/time":
+          return { status: 200, body: { now: this.clock.now(), scale: this.clock.scale } };
+        case "PUT /__sim/time":
+          this.clock.setScale(Number((body as { scale: number }).scale));
+          return { status: 200, body: { now: this.clock.now(), scale: this.clock.scale } };
+        case "GET /__sim/requests":
+          return { status: 200, body: { requests: this.requests(Number(u.searchParams.get("since") ?? 0)) } };
+        case "DELETE /__sim/requests":
+          this.clearRequests();
+          return { status: 200, body: { ok: true } };
+        default: {
+          const key = /^\/__sim\/services\/([^/]+)\/(.+)$/.exec(u.pathname);
+          const svc = key ? this.#services.find((s) => s.key === key[1]) : undefined;
+          const control = svc as
+            | (SimService & { control?: (m: string, p: string, b: JsonObject) => unknown })
+            | undefined;
+          if (control?.control && key) return { status: 200, body: control.control(method, key[2]!, body) };
+          return { status: 404, body: { error: { code: 404, message: `no control route ${route}` } } };
+        }
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return { status: 400, body: { error: { code: 400, message } } };
+    }
+  }
+}
+
+function parseJson(text: string): JsonObject {
+  try {
+    return JSON.parse(text) as JsonObject;
+  } catch (err) {
+    throw new SimError(`Invalid JSON payload received. ${(err as Error).message}`, {
+      status: "INVALID_ARGUMENT",
+    });
+  }
+}
+
+function stripSystemParams(params: URLSearchParams): string {
+  const kept = new URLSearchParams();
+  for (const [k, v] of params) if (!k.startsWith("$")) kept.append(k, v);
+  return kept.toString();
+}

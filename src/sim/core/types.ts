@@ -1,0 +1,86 @@
+import type { Clock } from "../../clock/index.ts";
+import type { FaultRule } from "./faults.ts";
+import type { RpcDescriptor } from "./protos.ts";
+
+/** JsonObject is a decoded proto3-JSON message. */
+// biome-ignore lint/suspicious/noExplicitAny: proto3 JSON messages are dynamic by nature.
+export type JsonObject = Record<string, any>;
+
+/**
+ * SimRequest is one decoded API call handed to a service's handler. `body` is the full
+ * request message in proto3 JSON form: path parameters, query parameters and the HTTP
+ * body merged as the REST transcoding rules say.
+ */
+export interface SimRequest {
+  readonly rpc: string;
+  readonly body: JsonObject;
+  readonly method: string;
+  readonly path: string;
+  /** Region or zone named in the path (`locations/x`, `regions/x`), if any. */
+  readonly location: string | undefined;
+  readonly ctx: SimContext;
+  /**
+   * takeOperationFault returns an injected "fail the operation" fault that matches this
+   * call, consuming it; the handler then makes the long-running operation it starts end in
+   * that error.
+   */
+  takeOperationFault(): FaultRule | undefined;
+}
+
+/** Handler serves one RPC. It returns the response message in proto3 JSON form. */
+export type Handler = (req: SimRequest) => JsonObject | Promise<JsonObject>;
+
+/**
+ * SimContext is what every simulated service shares: the clock, the event queue that
+ * moves simulated operations forward, and deterministic ids.
+ */
+export interface SimContext {
+  readonly clock: Clock;
+  /** now is the simulator's current time in epoch ms. */
+  now(): number;
+  /** nowIso is `now()` as an RFC 3339 timestamp. */
+  nowIso(): string;
+  /**
+   * at runs `fn` once simulated time reaches `atMs`. Events are processed lazily, in time
+   * order, before every request, so the simulator needs no timers and stays deterministic.
+   */
+  at(atMs: number, fn: () => void): void;
+  /** after runs `fn` after `seconds` of GCP time (already in clock time: scaling is the clock's job). */
+  after(seconds: number, fn: () => void): void;
+  /** nextId returns a deterministic, unique id with the given prefix. */
+  nextId(prefix: string): string;
+  /** durationOf returns the configured duration (seconds) of an operation type, e.g. `sql.restart`. */
+  durationOf(operationType: string, fallbackSeconds: number): number;
+}
+
+/** EditRequest is an out-of-band edit: what a person does in the console. */
+export interface EditRequest {
+  readonly kind: string;
+  readonly name: string;
+  /** A deep merge patch in the API's JSON shape. */
+  readonly patch: JsonObject;
+}
+
+/**
+ * SimService is one simulated GCP API: its routes (from the client library's protos),
+ * its handlers and its state.
+ */
+export interface SimService {
+  /** Service name as GCP names it, e.g. `run.googleapis.com`; quotas and logs key on it. */
+  readonly api: string;
+  /** Key of this service's section in fixtures and state dumps, e.g. `run`. */
+  readonly key: string;
+  /** The RPCs served, with their HTTP rules. */
+  readonly rpcs: readonly RpcDescriptor[];
+  /** Handlers by RPC full name. An RPC without a handler answers 501 UNIMPLEMENTED. */
+  readonly handlers: Readonly<Record<string, Handler>>;
+  /** load replaces the state with the fixture's section for this service. */
+  load(section: JsonObject | undefined): void;
+  /** dump returns the state in the fixture's shape. */
+  dump(): JsonObject;
+  /** edit applies an out-of-band change, bumping etags/fingerprints as GCP would. */
+  edit?(req: EditRequest): JsonObject;
+}
+
+/** SimServiceFactory builds a service over a shared context. */
+export type SimServiceFactory = (ctx: SimContext) => SimService;

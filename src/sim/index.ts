@@ -1,0 +1,25 @@
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { type Fixture, Simulator, type SimulatorOptions } from "./core/server.ts";
+import type { SimServiceFactory } from "./core/types.ts";
+import { secretManager } from "./secretmanager/index.ts";
+
+export type { FaultInput, FaultRule } from "./core/faults.ts";
+export type { QuotaLimit } from "./core/quotas.ts";
+export type { Fixture, RequestLogEntry, SimulatorOptions } from "./core/server.ts";
+export { Simulator } from "./core/server.ts";
+export type { EditRequest, SimService } from "./core/types.ts";
+
+/** ALL_SERVICES are every simulated GCP API, in the order their routes are matched. */
+export const ALL_SERVICES: readonly SimServiceFactory[] = [secretManager];
+
+/** createSimulator builds a simulator of every API capstan uses. */
+export function createSimulator(options: Omit<SimulatorOptions, "services"> = {}): Simulator {
+  return new Simulator({ services: ALL_SERVICES, ...options });
+}
+
+/** loadFixture reads a YAML (or JSON) simulator fixture. */
+export async function loadFixture(path: string): Promise<Fixture> {
+  const doc = parseYaml(await readFile(path, "utf8")) as Fixture | null;
+  return doc ?? {};
+}
