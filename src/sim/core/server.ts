@@ -33,6 +33,8 @@ export interface RequestLogEntry {
   readonly location?: string | undefined;
   /** The request body as received, for writes. */
   readonly body?: JsonObject | undefined;
+  /** The response body, when the simulator was made with `captureResponses` (golden logs). */
+  readonly response?: unknown;
 }
 
 /** Fixture is the simulator's state file: one section per service plus settings. */
@@ -62,6 +64,12 @@ export interface SimulatorOptions {
    * @default 100000
    */
   readonly requestLogLimit?: number;
+  /**
+   * Keep response bodies in the request log, for golden HTTP logs. Off by default so a
+   * long-running simulator's log stays small.
+   * @default false
+   */
+  readonly captureResponses?: boolean;
 }
 
 /** HttpAnswer is a response in transport-neutral form. */
@@ -91,12 +99,14 @@ export class Simulator {
   #log: RequestLogEntry[] = [];
   #logSeq = 0;
   readonly #logLimit: number;
+  readonly #captureResponses: boolean;
   #server: Server | undefined;
 
   constructor(options: SimulatorOptions) {
     const scale = options.timeScale ?? options.fixture?.timeScale ?? 1;
     this.clock = new ScaledClock({ scale });
     this.#logLimit = options.requestLogLimit ?? 100_000;
+    this.#captureResponses = options.captureResponses ?? false;
     this.context = {
       clock: this.clock,
       now: () => this.clock.now(),
@@ -343,6 +353,7 @@ export class Simulator {
       write,
       location,
       body: write ? body : undefined,
+      ...(this.#captureResponses ? { response: answer.body } : {}),
     });
     return answer;
   }
