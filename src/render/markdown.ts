@@ -1,0 +1,40 @@
+import type { Plan } from "../plan/model.ts";
+import { describeDisruption, formatValue, summaryLine } from "./text.ts";
+
+function cell(s: string): string {
+  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+/**
+ * renderMarkdown prints a plan as a pull request comment: the summary first, then a
+ * table of changes per resource, then problems. Unchanged resources are counted, not listed.
+ */
+export function renderMarkdown(plan: Plan): string {
+  const out: string[] = ["### capstan plan", "", `**${summaryLine(plan)}**`, ""];
+  for (const r of plan.resources) {
+    if (r.action === "no-op") continue;
+    const tag = { update: "update", replace: "⚠️ replace", missing: "❗ missing", "no-op": "" }[r.action];
+    out.push(`#### \`${r.address}\` (${tag})`, "", `\`${r.name}\``, "");
+    if (r.changes.length) {
+      out.push("| field | live | desired |", "|---|---|---|");
+      for (const c of r.changes) {
+        out.push(
+          `| \`${cell(c.field)}\` | \`${cell(formatValue(c.before))}\` | \`${cell(formatValue(c.after))}\` |`,
+        );
+      }
+      out.push("");
+    }
+    for (const d of r.disruptions) out.push(`- ⚠️ ${describeDisruption(d)}`);
+    for (const n of r.notes) out.push(`- ${n}`);
+    if (r.disruptions.length || r.notes.length) out.push("");
+  }
+  if (plan.problems.length) {
+    out.push("#### Problems", "");
+    for (const p of plan.problems) {
+      const where = p.source ? `\`${p.source.file}:${p.source.line}:${p.source.col}\` ` : "";
+      out.push(`- **${p.severity}** ${where}${p.address ? `\`${p.address}\` ` : ""}${p.message}`);
+    }
+    out.push("");
+  }
+  return `${out.join("\n")}\n`;
+}
