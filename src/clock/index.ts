@@ -113,6 +113,17 @@ export class ManualClock implements Clock {
     for (const s of due) s.resolve();
   }
 
+  /**
+   * advanceToNext moves the clock to the earliest sleeper's deadline and wakes it (and any
+   * due at the same time). Returns false when nobody sleeps.
+   */
+  advanceToNext(): boolean {
+    if (this.#sleepers.length === 0) return false;
+    const next = Math.min(...this.#sleepers.map((s) => s.at));
+    this.advance(Math.max(0, next - this.#now));
+    return true;
+  }
+
   /** pending is the number of sleepers not yet woken. */
   get pending(): number {
     return this.#sleepers.length;

@@ -1,0 +1,218 @@
+import PQueue from "p-queue";
+import type { Clock } from "../clock/index.ts";
+
+/** ApiLimit is capstan's own per-minute budget for one API, split into reads and writes. */
+export interface ApiLimit {
+  /** Reads per minute. */
+  readonly readPerMinute: number;
+  /** Writes per minute. */
+  readonly writePerMinute: number;
+  /** GCP counts this API's quota per region rather than per project. */
+  readonly perRegion?: boolean;
+}
+
+/**
+ * DEFAULT_LIMITS are GCP's documented default quotas (the same sources as the
+ * simulator's DEFAULT_QUOTAS in src/sim/core/quotas.ts), so out of the box capstan never
+ * asks for more than a fresh project is allowed.
+ */
+export const DEFAULT_LIMITS: Readonly<Record<string, ApiLimit>> = {
+  "run.googleapis.com": { readPerMinute: 1000, writePerMinute: 180, perRegion: true },
+  "sqladmin.googleapis.com": { readPerMinute: 3000, writePerMinute: 180 },
+  "compute.googleapis.com": { readPerMinute: 1500, writePerMinute: 1600 },
+  "vpcaccess.googleapis.com": { readPerMinute: 1200, writePerMinute: 60 },
+  "secretmanager.googleapis.com": { readPerMinute: 600, writePerMinute: 600 },
+  "monitoring.googleapis.com": { readPerMinute: 6000, writePerMinute: 6000 },
+};
+
+/** CallClass says which budget a call spends. */
+export interface CallClass {
+  /** e.g. `run.googleapis.com`. */
+  readonly api: string;
+  readonly write: boolean;
+  /** Region or location of the call, for per-region quotas. */
+  readonly location?: string | undefined;
+}
+
+/** Options of {@link RateLimiter}. */
+export interface RateLimiterOptions {
+  readonly clock: Clock;
+  /**
+   * Per-API limits; APIs not named keep DEFAULT_LIMITS.
+   * @default DEFAULT_LIMITS
+   */
+  readonly limits?: Readonly<Record<string, Partial<ApiLimit>>>;
+  /**
+   * Calls in flight at once per budget.
+   * @default 8
+   */
+  readonly concurrency?: number;
+  /**
+   * Fraction of a budget that capstan spends; the rest is headroom for other callers
+   * (the console, deploy pipelines) sharing the project's quota.
+   * @default 1
+   */
+  readonly share?: number;
+}
+
+const MINUTE = 60_000;
+
+/** BudgetStats are the figures of one budget, for metrics and benchmarks. */
+export interface BudgetStats {
+  readonly key: string;
+  readonly limit: number;
+  readonly current: number;
+  readonly calls: number;
+  readonly throttled: number;
+  readonly waitedMs: number;
+}
+
+/**
+ * Budget is one (API, read/write, region) allowance. It admits at most `current` calls in
+ * any sliding 60-second window of clock time — the strictest reading of "per minute", so
+ * a burst can never exceed the quota however GCP aligns its minutes. `current` starts at
+ * the configured limit, halves on every 429 (multiplicative decrease) and grows back by
+ * one per admitted call's worth of a window (additive increase), so capstan slows down
+ * when it shares the quota with someone else and recovers when they stop.
+ */
+class Budget {
+  readonly key: string;
+  readonly max: number;
+  current: number;
+  readonly #window: number[] = [];
+  readonly queue: PQueue;
+  #pausedUntil = 0;
+  #sinceIncrease = 0;
+  calls = 0;
+  throttled = 0;
+  waitedMs = 0;
+
+  constructor(key: string, max: number, concurrency: number) {
+    this.key = key;
+    this.max = max;
+    this.current = max;
+    this.queue = new PQueue({ concurrency });
+  }
+
+  /** delay returns how long to wait before the next call may start (0 = now), and records it if 0. */
+  admit(now: number): number {
+    while (this.#window.length > 0 && this.#window[0]! <= now - MINUTE) this.#window.shift();
+    if (now < this.#pausedUntil) return this.#pausedUntil - now;
+    const limit = Math.max(1, Math.floor(this.current));
+    if (this.#window.length >= limit) {
+      return this.#window[this.#window.length - limit]! + MINUTE - now;
+    }
+    this.#window.push(now);
+    return 0;
+  }
+
+  onSuccess(): void {
+    this.calls += 1;
+    if (this.current >= this.max) return;
+    // Additive increase: one more call per minute for every minute's worth of successes.
+    this.#sinceIncrease += 1;
+    if (this.#sinceIncrease >= Math.max(1, Math.floor(this.current))) {
+      this.#sinceIncrease = 0;
+      this.current = Math.min(this.max, this.current + 1);
+    }
+  }
+
+  onThrottled(now: number, retryAfterMs: number): void {
+    this.throttled += 1;
+    this.current = Math.max(1, this.current / 2);
+    this.#sinceIncrease = 0;
+    this.#pausedUntil = Math.max(this.#pausedUntil, now + retryAfterMs);
+  }
+}
+
+/**
+ * RateLimiter keeps every GCP call within its API's per-minute quota, per read/write
+ * and (where GCP counts so) per region. Calls queue in FIFO order per budget (p-queue)
+ * and wait on the injected clock.
+ */
+export class RateLimiter {
+  readonly #clock: Clock;
+  readonly #limits: Record<string, ApiLimit>;
+  readonly #concurrency: number;
+  readonly #share: number;
+  readonly #budgets = new Map<string, Budget>();
+
+  constructor(options: RateLimiterOptions) {
+    const concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new TypeError(`Expected \`concurrency\` to be an integer >= 1, got \`${concurrency}\``);
+    }
+    const share = options.share ?? 1;
+    if (!(share > 0 && share <= 1)) {
+      throw new TypeError(`Expected \`share\` to be a number in (0, 1], got \`${share}\``);
+    }
+    this.#clock = options.clock;
+    this.#concurrency = concurrency;
+    this.#share = share;
+    this.#limits = { ...DEFAULT_LIMITS };
+    for (const [api, l] of Object.entries(options.limits ?? {})) {
+      const base = this.#limits[api] ?? { readPerMinute: 600, writePerMinute: 60 };
+      const merged = { ...base, ...l };
+      for (const k of ["readPerMinute", "writePerMinute"] as const) {
+        if (!Number.isFinite(merged[k]) || merged[k] < 1) {
+          throw new TypeError(`Expected \`limits["${api}"].${k}\` to be a number >= 1, got \`${merged[k]}\``);
+        }
+      }
+      this.#limits[api] = merged;
+    }
+  }
+
+  #budget(c: CallClass): Budget {
+    const limit = this.#limits[c.api] ?? { readPerMinute: 600, writePerMinute: 60 };
+    const region = limit.perRegion ? (c.location ?? "global") : "";
+    const key = `${c.api}|${c.write ? "write" : "read"}|${region}`;
+    let b = this.#budgets.get(key);
+    if (!b) {
+      const perMinute = c.write ? limit.writePerMinute : limit.readPerMinute;
+      b = new Budget(key, Math.max(1, Math.floor(perMinute * this.#share)), this.#concurrency);
+      this.#budgets.set(key, b);
+    }
+    return b;
+  }
+
+  /**
+   * run waits for the call's budget, then runs `fn`. The returned promise settles with
+   * `fn`'s result. Only admission is rate limited; retries are the caller's decision.
+   */
+  run<T>(c: CallClass, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const b = this.#budget(c);
+    return b.queue.add(async () => {
+      for (;;) {
+        signal?.throwIfAborted();
+        const start = this.#clock.now();
+        const wait = b.admit(start);
+        if (wait === 0) break;
+        await this.#clock.sleep(wait, signal);
+        b.waitedMs += this.#clock.now() - start;
+      }
+      return fn();
+    }) as Promise<T>;
+  }
+
+  /** succeeded tells the budget a call went through (additive increase). */
+  succeeded(c: CallClass): void {
+    this.#budget(c).onSuccess();
+  }
+
+  /** throttled tells the budget GCP answered 429, and how long GCP asked to wait. */
+  throttled(c: CallClass, retryAfterMs: number): void {
+    this.#budget(c).onThrottled(this.#clock.now(), retryAfterMs);
+  }
+
+  /** stats returns the figures of every budget used so far. */
+  stats(): BudgetStats[] {
+    return [...this.#budgets.values()].map((b) => ({
+      key: b.key,
+      limit: b.max,
+      current: b.current,
+      calls: b.calls,
+      throttled: b.throttled,
+      waitedMs: b.waitedMs,
+    }));
+  }
+}
