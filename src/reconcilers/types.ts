@@ -1,7 +1,8 @@
 import type { DiffOptions, FieldChange } from "../diff/index.ts";
-import type { GcpClients } from "../gcp/clients.ts";
+import type { Gcp } from "../gcp/access.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
 import type { Disruption, ResourceKind } from "../plan/model.ts";
+import type { Resource } from "../spec/types.ts";
 
 /** Scope is where a list call looks: a project and a location (`global` for global resources). */
 export interface Scope {
@@ -58,6 +59,14 @@ export interface WriteResult {
   readonly validated?: boolean;
 }
 
+/** CheckResult is what a reconciler's server-side checks found for one resource. */
+export interface CheckResult {
+  /** Things GCP would refuse, e.g. a disabled secret version or a validateOnly rejection. */
+  readonly problems: readonly string[];
+  /** Facts a reviewer should see, e.g. `secret db-password latest = version 3`. */
+  readonly notes: readonly string[];
+}
+
 /**
  * Reconciler is everything capstan knows about one kind of resource, and nothing
  * generic: how to read live state (list calls per scope), how to normalise it into the
@@ -65,10 +74,13 @@ export interface WriteResult {
  * concurrency token, which changes are disruptive, and when the resource is ready.
  * Diff, ordering, rate limits, retries, gates and rendering live elsewhere.
  *
- * `S` is the kind's normalised spec body; `L` the API's resource type.
+ * `K` is the kind; `L` the API's resource type. The managed shape that `desired` and
+ * `normalize` return is the kind's spec type (src/spec/types.ts) with references as
+ * full GCP names and units as the spec normalises them (seconds, bytes, vCPUs); consent
+ * fields (allowRestart, allowReplacement) are not part of it.
  */
-export interface Reconciler<S, L> {
-  readonly kind: ResourceKind;
+export interface Reconciler<K extends ResourceKind, L> {
+  readonly kind: K;
   /** Diff options for this kind's spec shape (keyed lists such as env by name). */
   readonly diffOptions: DiffOptions;
   /** scopeOf says where a spec's resource lives, so observe can group list calls. */
@@ -79,25 +91,37 @@ export interface Reconciler<S, L> {
    * list reads every resource of this kind in one scope, following pages: one call per
    * page rather than one get per resource.
    */
-  list(gcp: GcpClients, scope: Scope, signal?: AbortSignal): Promise<Observed<L>[]>;
+  list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<L>[]>;
   /** get reads one resource; undefined when it does not exist. Used to re-read after a conflict. */
-  get(gcp: GcpClients, ref: ResourceRef, signal?: AbortSignal): Promise<Observed<L> | undefined>;
+  get(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<Observed<L> | undefined>;
   /** desired turns a spec into the managed shape that diffs compare: only stated fields. */
-  desired(spec: S): Record<string, unknown>;
+  desired(resource: Resource<K>): Record<string, unknown>;
   /** normalize turns a live resource into the same shape, server defaults included. */
   normalize(live: L): Record<string, unknown>;
   /** disruptions says what applying `changes` costs (revision, restart, replacement). */
-  disruptions(changes: readonly FieldChange[], observed: Observed<L>, spec: S): Disruption[];
+  disruptions(changes: readonly FieldChange[], observed: Observed<L>, resource: Resource<K>): Disruption[];
   /**
-   * write applies the spec's values for `changes` in one API call, built from
-   * `observed.live` so unmanaged fields are sent back unchanged, with `observed.version`
-   * as the precondition. A conflict surfaces as the API's error (409/412).
+   * write sets each change's `after` value in one API call (a rollout step may carry an
+   * intermediate value, not the spec's final one), built from `observed.live` so
+   * unmanaged fields are sent back unchanged, with `observed.version` as the
+   * precondition. A conflict surfaces as the API's error (409/412).
    */
   write(
-    gcp: GcpClients,
+    gcp: Gcp,
     observed: Observed<L>,
-    spec: S,
+    resource: Resource<K>,
     changes: readonly FieldChange[],
     options?: WriteOptions,
   ): Promise<WriteResult>;
+  /**
+   * check runs the server-side checks a plan should show before anything is written:
+   * referenced secrets exist and are enabled (metadata only), validateOnly where the API
+   * has it. Optional: kinds without such checks leave it out.
+   */
+  check?(
+    gcp: Gcp,
+    resource: Resource<K>,
+    observed: Observed<L>,
+    changes: readonly FieldChange[],
+  ): Promise<CheckResult>;
 }
