@@ -1,4 +1,6 @@
+import type { InvariantResult } from "../capacity/invariants.ts";
 import type { FieldChange } from "../diff/index.ts";
+import type { Step } from "./steps.ts";
 
 /** PLAN_FORMAT_VERSION is the version of the JSON plan document (schemas/plan.schema.json). */
 export const PLAN_FORMAT_VERSION = "capstan.dev/plan/v1";
@@ -85,6 +87,11 @@ export interface Plan {
   readonly resources: readonly ResourcePlan[];
   readonly problems: readonly Problem[];
   readonly summary: PlanSummary;
+  /** The ordered steps and the capacity invariants before and after each. */
+  readonly rollout?: {
+    readonly start: readonly InvariantResult[];
+    readonly steps: readonly Step[];
+  };
 }
 
 /** summarize counts the actions, changes, disruptions and errors of a plan. */

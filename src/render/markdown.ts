@@ -1,4 +1,5 @@
 import type { Plan } from "../plan/model.ts";
+import { PHASE_TITLES } from "../plan/steps.ts";
 import { describeDisruption, formatValue, summaryLine } from "./text.ts";
 
 function cell(s: string): string {
@@ -27,6 +28,20 @@ export function renderMarkdown(plan: Plan): string {
     for (const d of r.disruptions) out.push(`- ⚠️ ${describeDisruption(d)}`);
     for (const n of r.notes) out.push(`- ${n}`);
     if (r.disruptions.length || r.notes.length) out.push("");
+  }
+  if (plan.rollout?.steps.length) {
+    out.push("#### Rollout", "", "| step | phase | changes | invariants after |", "|---|---|---|---|");
+    for (const s of plan.rollout.steps) {
+      const changes = s.changes
+        .map(
+          (c) =>
+            `\`${c.address}\` ${cell(c.change.field)}: ${cell(formatValue(c.change.before))} → ${cell(formatValue(c.change.after))}`,
+        )
+        .join("<br>");
+      const inv = s.invariants.map((i) => `${i.ok ? "✅" : "❌"} ${cell(i.explanation)}`).join("<br>");
+      out.push(`| ${s.index}${s.disruption ? " ⚠️" : ""} | ${PHASE_TITLES[s.phase]} | ${changes} | ${inv} |`);
+    }
+    out.push("");
   }
   if (plan.problems.length) {
     out.push("#### Problems", "");

@@ -1,5 +1,7 @@
+import type { InvariantResult } from "../capacity/invariants.ts";
 import type { FieldChange } from "../diff/index.ts";
 import type { Disruption, Plan, ResourcePlan } from "../plan/model.ts";
+import { PHASE_TITLES } from "../plan/steps.ts";
 
 /** TextOptions control the human rendering. */
 export interface TextOptions {
@@ -94,6 +96,7 @@ export function renderText(plan: Plan, options: TextOptions = {}): string {
     for (const n of r.notes) lines.push(paint("dim", `    note: ${n}`));
     lines.push("");
   }
+  lines.push(...rolloutLines(plan, paint));
   for (const p of plan.problems) {
     const where = p.source ? `${p.source.file}:${p.source.line}:${p.source.col}  ` : "";
     const who = p.address ? `${p.address}  ` : "";
@@ -104,6 +107,36 @@ export function renderText(plan: Plan, options: TextOptions = {}): string {
   if (plan.problems.length > 0) lines.push("");
   lines.push(summaryLine(plan));
   return `${lines.join("\n")}\n`;
+}
+
+function invariantLine(r: InvariantResult, paint: Paint): string {
+  return `${r.ok ? paint("green", "✓") : paint("red", "✗")} ${r.id} ${r.subject}: ${r.explanation}`;
+}
+
+/**
+ * rolloutLines prints the ordered steps, each with its writes and the capacity
+ * invariants on the state after it.
+ */
+function rolloutLines(plan: Plan, paint: Paint): string[] {
+  const r = plan.rollout;
+  if (!r || r.steps.length === 0) return [];
+  const lines = ["Rollout, in order (capacity invariants checked after every step):", ""];
+  if (r.start.length) {
+    lines.push("  live state now:");
+    for (const i of r.start) lines.push(`      ${invariantLine(i, paint)}`);
+  }
+  for (const s of r.steps) {
+    const cost = s.disruption ? paint("red", `  [${describeDisruption(s.disruption)}]`) : "";
+    lines.push(`  step ${s.index}: ${PHASE_TITLES[s.phase]}${cost}`);
+    for (const c of s.changes) {
+      lines.push(
+        `      ${c.address}  ${c.change.field}: ${formatValue(c.change.before)} → ${formatValue(c.change.after)}`,
+      );
+    }
+    for (const i of s.invariants) lines.push(`      then ${invariantLine(i, paint)}`);
+  }
+  lines.push("");
+  return lines;
 }
 
 /** summaryLine is the closing line of a plan, e.g. `Plan: 2 to update, 0 to replace, 3 unchanged.` */
