@@ -1,0 +1,53 @@
+import type { protos } from "@google-cloud/sql";
+import type { GcpClients } from "./clients.ts";
+import type { OperationPoller, OperationStatus } from "./operations.ts";
+
+type IOperation = protos.google.cloud.sql.v1.IOperation;
+
+// SqlOperationStatus.DONE in google/cloud/sql/v1/cloud_sql_resources.proto.
+const DONE_NUMBER = 3;
+
+// Cloud SQL operation errors carry the API's own error codes
+// (https://cloud.google.com/sql/docs/postgres/admin-api-error-messages); the few whose
+// canonical equivalent is plain are mapped, the rest read as UNKNOWN.
+const RPC_CODE_OF_SQL_ERROR: Readonly<Record<string, number>> = {
+  INVALID_REQUEST: 3,
+  INVALID_OPERATION: 9,
+  INTERNAL_ERROR: 13,
+  NOT_FOUND: 5,
+  QUOTA_EXCEEDED: 8,
+};
+
+/**
+ * sqlOperationStatusOf maps a `sql#operation` to the API-neutral status: done when its
+ * status is DONE, failed when `error.errors[]` is not empty
+ * (https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/operations). The status
+ * may arrive as its name or its enum number, depending on the client's enum encoding.
+ */
+export function sqlOperationStatusOf(op: IOperation): OperationStatus {
+  const status = op.status as unknown;
+  const done = status === "DONE" || status === DONE_NUMBER;
+  const errors = op.error?.errors ?? [];
+  if (!done || errors.length === 0) return { done };
+  const first = errors[0]!;
+  const message = errors
+    .map((e) => (e.code ? `${e.code}: ${e.message ?? ""}` : (e.message ?? "")))
+    .join("; ");
+  return {
+    done,
+    error: { code: RPC_CODE_OF_SQL_ERROR[first.code ?? ""] ?? 2, message: message || "operation failed" },
+  };
+}
+
+/**
+ * sqlOperationPoller reads a Cloud SQL operation (`operations.get`) once per call, for
+ * {@link waitForOperation}. `operation` is the operation's `name` as returned by the call
+ * that started it.
+ */
+export function sqlOperationPoller(gcp: GcpClients, project: string, operation: string): OperationPoller {
+  return async (signal) => {
+    signal?.throwIfAborted();
+    const [op] = await gcp.sql.operations.get({ project, operation });
+    return sqlOperationStatusOf(op);
+  };
+}

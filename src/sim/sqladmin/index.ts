@@ -1,0 +1,91 @@
+import { loadRoot, rpcsOf } from "../core/protos.ts";
+import type { JsonObject, SimContext, SimService } from "../core/types.ts";
+import { listFlags } from "./flags.ts";
+import { SqlInstances, type SqlInstancesSection } from "./instances.ts";
+import { SqlOperations } from "./operations.ts";
+
+export { SQL_DURATIONS } from "./instances.ts";
+
+const INSTANCES = "google.cloud.sql.v1.SqlInstancesService";
+const OPERATIONS = "google.cloud.sql.v1.SqlOperationsService";
+const FLAGS = "google.cloud.sql.v1.SqlFlagsService";
+
+/**
+ * CloudSqlSection is the fixture section `sql`: instances in the API's DatabaseInstance
+ * JSON, partial, each with `project` and `name` (or a full `projects/<p>/instances/<i>`
+ * name). Server-side fields (kind, state RUNNABLE, settingsVersion, connectionName,
+ * selfLink, defaults of every setting) are filled on load.
+ */
+export interface CloudSqlSection {
+  readonly instances?: SqlInstancesSection;
+}
+
+/**
+ * CloudSqlService is the simulated Cloud SQL Admin API plus what other parts of the
+ * simulator (the load model) need to know about an instance.
+ */
+export interface CloudSqlService extends SimService {
+  /** serving says whether an instance accepts connections; false while it restarts. */
+  serving(project: string, instance: string): boolean;
+  /**
+   * control serves `/__sim/services/sql/<subpath>`:
+   * `GET instances/<project>/<instance>` returns `{state, serving, operation, settingsVersion}`.
+   */
+  control(method: string, subpath: string, body: JsonObject): unknown;
+}
+
+/**
+ * cloudSql simulates the Cloud SQL Admin API v1 (sqladmin.googleapis.com) for
+ * PostgreSQL instances: instances list/get/patch/update/restart, operations get/list and
+ * the flags list (https://cloud.google.com/sql/docs/postgres/admin-api/rest). Routes come
+ * from the `@google-cloud/sql` client's own protos.
+ */
+export function cloudSql(ctx: SimContext): CloudSqlService {
+  const root = loadRoot("sql");
+  const operations = new SqlOperations(ctx);
+  const instances = new SqlInstances(ctx, operations);
+  const project = (body: JsonObject) => String(body["project"]);
+
+  return {
+    api: "sqladmin.googleapis.com",
+    key: "sql",
+    rpcs: [...rpcsOf(root, INSTANCES), ...rpcsOf(root, OPERATIONS), ...rpcsOf(root, FLAGS)],
+    handlers: {
+      [`${INSTANCES}.List`]: (req) => instances.list(req),
+      [`${INSTANCES}.Get`]: (req) => instances.get(req),
+      [`${INSTANCES}.Patch`]: (req) => instances.patch(req),
+      [`${INSTANCES}.Update`]: (req) => instances.update(req),
+      [`${INSTANCES}.Restart`]: (req) => instances.restart(req),
+      [`${OPERATIONS}.Get`]: (req) => operations.get(project(req.body), String(req.body["operation"])),
+      [`${OPERATIONS}.List`]: (req) =>
+        operations.list(
+          project(req.body),
+          (req.body["instance"] as string | undefined) || undefined,
+          req.body["maxResults"],
+          req.body["pageToken"],
+        ),
+      [`${FLAGS}.List`]: (req) => listFlags(req.body),
+    },
+    load(section) {
+      operations.clear();
+      instances.load((section as CloudSqlSection | undefined)?.instances);
+    },
+    dump() {
+      return { instances: instances.dump() };
+    },
+    edit(req) {
+      if (req.kind !== "instance") {
+        throw new TypeError(`sql: unknown kind \`${req.kind}\`; expected instance`);
+      }
+      return instances.edit(req);
+    },
+    serving: (p, i) => instances.serving(p, i),
+    control(method, subpath) {
+      const m = /^instances\/([^/]+)\/([^/]+)$/.exec(subpath);
+      if (method === "GET" && m) return instances.status(m[1]!, m[2]!);
+      throw new TypeError(
+        `sql: no control route ${method} ${subpath}; expected GET instances/<project>/<instance>`,
+      );
+    },
+  };
+}
