@@ -114,6 +114,12 @@ export interface Reconciler<K extends ResourceKind, L> {
     options?: WriteOptions,
   ): Promise<WriteResult>;
   /**
+   * pending returns a poller for an operation already running on the resource (started
+   * by anyone), so the executor waits for it instead of colliding with it (Cloud SQL
+   * allows one operation per instance). Optional: kinds whose API queues writes leave it out.
+   */
+  pending?(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<OperationPoller | undefined>;
+  /**
    * check runs the server-side checks a plan should show before anything is written:
    * referenced secrets exist and are enabled (metadata only), validateOnly where the API
    * has it. Optional: kinds without such checks leave it out.

@@ -1,0 +1,459 @@
+import { checkInvariants, type InvariantResult, regressions } from "../capacity/invariants.ts";
+import { addressOf, capacityState, policyModels, type Shape } from "../capacity/model.ts";
+import type { Clock } from "../clock/index.ts";
+import { deepEqual, type FieldChange, type PathSegment } from "../diff/index.ts";
+import type { Gcp } from "../gcp/access.ts";
+import { errorCode, isConflict } from "../gcp/call.ts";
+import { OperationError, waitForOperation } from "../gcp/operations.ts";
+import type { Planned, PlanResult, Reconcilers } from "../plan/build.ts";
+import type { Step } from "../plan/steps.ts";
+import type { Reconciler } from "../reconcilers/types.ts";
+import type { GateSpec } from "../spec/types.ts";
+import { type GateReader, gateKind, gatePasses } from "./gates.ts";
+import type { ProgressSink } from "./progress.ts";
+
+/** Options of {@link execute}. */
+export interface ExecuteOptions {
+  readonly result: PlanResult;
+  readonly gcp: Gcp;
+  readonly reconcilers: Reconcilers;
+  readonly clock: Clock;
+  readonly gates: GateReader;
+  readonly progress?: ProgressSink | undefined;
+  /** Stops after the call in flight; the next apply resumes from live state. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Longest wait for one operation, in clock ms.
+   * @default 1_800_000 (30 minutes: a Cloud SQL restart with maintenance can take that long)
+   */
+  readonly operationTimeoutMs?: number;
+  /**
+   * Longest wait for a resource to become ready after its operation, in clock ms.
+   * @default 900_000
+   */
+  readonly readyTimeoutMs?: number;
+  /**
+   * Re-reads and retries of one write after a concurrency conflict.
+   * @default 3
+   */
+  readonly maxConflictRetries?: number;
+}
+
+/** StepOutcome is how one step ended. */
+export type StepOutcome = "done" | "rolled-back" | "failed" | "interrupted";
+
+/** StepReport is what happened in one step. */
+export interface StepReport {
+  readonly index: number;
+  readonly outcome: StepOutcome;
+  /** Addresses written in this step. */
+  readonly written: readonly string[];
+  /** Changes found already in place (a resumed apply). */
+  readonly skipped: readonly string[];
+  readonly invariants: readonly InvariantResult[];
+  readonly elapsedMs: number;
+}
+
+/** ApplyOutcome is how a whole apply ended. */
+export type ApplyOutcome =
+  | "converged"
+  | "nothing-to-do"
+  | "refused"
+  | "rolled-back"
+  | "failed"
+  | "interrupted";
+
+/** ApplyReport says what happened, what was rolled back and what the live state is. */
+export interface ApplyReport {
+  readonly outcome: ApplyOutcome;
+  /** One paragraph for people: what happened and why it stopped. */
+  readonly message: string;
+  readonly steps: readonly StepReport[];
+  /** Fields set back to their previous values by a rollback. */
+  readonly rolledBack: readonly {
+    readonly address: string;
+    readonly field: string;
+    readonly value: unknown;
+  }[];
+  /** Live values of every field the plan touched, read at the end. */
+  readonly live: readonly { readonly address: string; readonly field: string; readonly value: unknown }[];
+}
+
+/** StopError ends an apply with a reason: a failed gate, a failed operation, an out-of-band change. */
+export class StopError extends Error {
+  readonly code:
+    | "GATE_FAILED"
+    | "OPERATION_FAILED"
+    | "OUT_OF_BAND_CHANGE"
+    | "NOT_READY"
+    | "INVARIANT_VIOLATED"
+    | "MISSING";
+
+  constructor(code: StopError["code"], message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = "StopError";
+    this.code = code;
+  }
+}
+
+/** valueAt reads a path (with keyed list entries) out of a shape. */
+export function valueAt(shape: unknown, path: readonly PathSegment[]): unknown {
+  let v: unknown = shape;
+  for (const seg of path) {
+    if (v === undefined || v === null) return undefined;
+    if (typeof seg === "object") {
+      v = Array.isArray(v) ? v.find((e) => (e as Record<string, unknown>)?.[seg.key] === seg.id) : undefined;
+    } else {
+      v = (v as Record<string | number, unknown>)[seg];
+    }
+  }
+  return v;
+}
+
+function inverse(changes: readonly FieldChange[]): FieldChange[] {
+  return [...changes].reverse().map((c) => ({ ...c, before: c.after, after: c.before }));
+}
+
+/**
+ * execute carries out a plan's steps in order. Per step: each resource is re-read, its
+ * fields are checked against what the plan expects (already at the target: skipped, as
+ * after a crash; changed by someone else: stop, never overwrite blindly), written in one
+ * call with its concurrency token (a conflict re-reads and retries), its operation
+ * awaited, its readiness awaited; then the step settles, its gates are read and the
+ * capacity invariants are checked on the observed state. A failing gate or operation
+ * rolls the step back in reverse order and stops with a report.
+ */
+export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
+  const { result, gcp, reconcilers, clock, signal } = options;
+  const emit = options.progress ?? (() => {});
+  const byAddress = new Map(result.planned.map((p) => [p.address, p]));
+  const steps = result.steps.steps;
+  const reports: StepReport[] = [];
+  const rolledBack: ApplyReport["rolledBack"][number][] = [];
+  const shapes = new Map(result.world.shapes);
+  const policies = policyModels(result.world);
+  const start = result.steps.start;
+
+  const finish = async (outcome: ApplyOutcome, message: string): Promise<ApplyReport> => {
+    const live: ApplyReport["live"][number][] = [];
+    for (const p of result.planned) {
+      if (p.changes.length === 0) continue;
+      const rec = reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
+      const o = await rec.get(gcp, p.ref).catch(() => undefined);
+      const shape = o ? rec.normalize(o.live) : undefined;
+      for (const c of p.changes)
+        live.push({ address: p.address, field: c.field, value: valueAt(shape, c.path) });
+    }
+    if (outcome !== "converged" && outcome !== "nothing-to-do") emit({ type: "stopped", reason: message });
+    return { outcome, message, steps: reports, rolledBack, live };
+  };
+
+  if (result.plan.problems.some((p) => p.severity === "error")) {
+    return finish("refused", `the plan has errors: ${result.plan.problems.map((p) => p.message).join("; ")}`);
+  }
+  if (steps.length === 0)
+    return { outcome: "nothing-to-do", message: "no changes", steps: [], rolledBack: [], live: [] };
+
+  for (const step of steps) {
+    const started = clock.now();
+    if (signal?.aborted) {
+      return finish(
+        "interrupted",
+        `interrupted before step ${step.index}; run apply again to continue from live state`,
+      );
+    }
+    emit({ type: "step-start", step, total: steps.length });
+    const groups = groupByResource(step);
+    const written: string[] = [];
+    const skipped: string[] = [];
+    try {
+      await Promise.all(
+        [...groups].map(async ([address, changes]) => {
+          const did = await writeResource(options, byAddress.get(address)!, changes, emit);
+          (did ? written : skipped).push(address);
+        }),
+      );
+      await Promise.all(written.map((a) => awaitReady(options, byAddress.get(a)!, emit, shapes)));
+      for (const a of skipped) await refreshShape(options, byAddress.get(a)!, shapes);
+      await settleAndGate(options, step, emit);
+      const invariants = checkInvariants(policies, capacityState({ ...result.world, shapes }));
+      emit({ type: "invariants", results: invariants });
+      const worse = regressions(start, invariants);
+      if (worse.length > 0) {
+        throw new StopError(
+          "INVARIANT_VIOLATED",
+          `observed state after step ${step.index}: ${worse.map((w) => w.explanation).join("; ")}`,
+        );
+      }
+      reports.push({
+        index: step.index,
+        outcome: "done",
+        written,
+        skipped,
+        invariants,
+        elapsedMs: clock.now() - started,
+      });
+      emit({ type: "step-done", step, elapsedMs: clock.now() - started });
+    } catch (err) {
+      if (signal?.aborted) {
+        reports.push({
+          index: step.index,
+          outcome: "interrupted",
+          written,
+          skipped,
+          invariants: [],
+          elapsedMs: clock.now() - started,
+        });
+        return finish(
+          "interrupted",
+          `interrupted during step ${step.index} after the call in flight; run apply again to continue from live state`,
+        );
+      }
+      const reason = err instanceof Error ? err.message : String(err);
+      // Roll back what this step wrote, newest first, to the values before the step.
+      const rollbackErrors: string[] = [];
+      for (const address of [...written].reverse()) {
+        const changes = inverse(groups.get(address)!);
+        emit({ type: "rollback", address, fields: changes.map((c) => c.field) });
+        try {
+          await writeResource(options, byAddress.get(address)!, changes, emit);
+          await awaitReady(options, byAddress.get(address)!, emit, shapes);
+          for (const c of changes) rolledBack.push({ address, field: c.field, value: c.after });
+        } catch (rbErr) {
+          rollbackErrors.push(`${address}: ${rbErr instanceof Error ? rbErr.message : String(rbErr)}`);
+        }
+      }
+      const outcome: StepOutcome = rollbackErrors.length
+        ? "failed"
+        : written.length
+          ? "rolled-back"
+          : "failed";
+      reports.push({
+        index: step.index,
+        outcome,
+        written,
+        skipped,
+        invariants: [],
+        elapsedMs: clock.now() - started,
+      });
+      const rb = written.length
+        ? rollbackErrors.length
+          ? ` Rolling back failed too: ${rollbackErrors.join("; ")}.`
+          : ` Rolled back ${written.join(", ")} to their previous values.`
+        : "";
+      return finish(
+        rollbackErrors.length || !written.length ? "failed" : "rolled-back",
+        `step ${step.index} failed: ${reason}.${rb}`,
+      );
+    }
+  }
+  return finish("converged", `all ${steps.length} step(s) applied`);
+}
+
+function groupByResource(step: Step): Map<string, FieldChange[]> {
+  const groups = new Map<string, FieldChange[]>();
+  for (const c of step.changes) {
+    const list = groups.get(c.address) ?? [];
+    list.push(c.change);
+    groups.set(c.address, list);
+  }
+  return groups;
+}
+
+/**
+ * writeResource re-reads one resource and writes the changes still needed. Returns
+ * false when every change was already in place.
+ */
+async function writeResource(
+  options: ExecuteOptions,
+  p: Planned,
+  changes: readonly FieldChange[],
+  emit: ProgressSink,
+): Promise<boolean> {
+  const { gcp, reconcilers, clock, signal } = options;
+  const rec = reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
+  const maxRetries = options.maxConflictRetries ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    const busy = rec.pending ? await rec.pending(gcp, p.ref, signal) : undefined;
+    if (busy) {
+      emit({ type: "operation-wait", address: p.address, what: "an operation already running on it" });
+      await waitForOperation(busy, {
+        clock,
+        signal,
+        timeoutMs: options.operationTimeoutMs ?? 1_800_000,
+        what: `operation already running on ${p.address}`,
+      }).catch((err: unknown) => {
+        // Someone else's operation failing is not ours to report; its state shows in the re-read.
+        if (!(err instanceof OperationError)) throw err;
+      });
+    }
+    const observed = await rec.get(gcp, p.ref, signal);
+    if (!observed) throw new StopError("MISSING", `${p.address} no longer exists`);
+    const current = rec.normalize(observed.live);
+    const todo: FieldChange[] = [];
+    for (const c of changes) {
+      const now = valueAt(current, c.path);
+      if (deepEqual(now, c.after)) continue;
+      if (!deepEqual(now, c.before)) {
+        throw new StopError(
+          "OUT_OF_BAND_CHANGE",
+          `${p.address} ${c.field} is ${JSON.stringify(now)} live, but the plan expected ${JSON.stringify(c.before)}: someone changed it outside capstan; refusing to overwrite it (plan again to review)`,
+        );
+      }
+      todo.push(c);
+    }
+    if (todo.length === 0) {
+      emit({ type: "skip", address: p.address, reason: "already has the planned values" });
+      return false;
+    }
+    emit({ type: "write", address: p.address, fields: todo.map((c) => c.field) });
+    try {
+      const w = await rec.write(gcp, observed, p.resource as never, todo, { signal });
+      if (w.poller) {
+        const t0 = clock.now();
+        emit({ type: "operation-wait", address: p.address, what: "its operation" });
+        await waitForOperation(w.poller, {
+          clock,
+          signal,
+          timeoutMs: options.operationTimeoutMs ?? 1_800_000,
+          what: `update of ${p.address}`,
+        });
+        emit({ type: "operation-done", address: p.address, elapsedMs: clock.now() - t0 });
+      }
+      return true;
+    } catch (err) {
+      if (isConflict(err) && attempt <= maxRetries) {
+        emit({
+          type: "conflict",
+          address: p.address,
+          attempt,
+          message: err instanceof Error ? err.message : String(err),
+        });
+        continue;
+      }
+      if (err instanceof OperationError) throw new StopError("OPERATION_FAILED", err.message, { cause: err });
+      throw err;
+    }
+  }
+}
+
+async function refreshShape(options: ExecuteOptions, p: Planned, shapes: Map<string, Shape>): Promise<void> {
+  const rec = options.reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
+  const o = await rec.get(options.gcp, p.ref, options.signal);
+  if (o) shapes.set(addressOf(p.resource), rec.normalize(o.live));
+}
+
+async function awaitReady(
+  options: ExecuteOptions,
+  p: Planned,
+  emit: ProgressSink,
+  shapes: Map<string, Shape>,
+): Promise<void> {
+  const { gcp, reconcilers, clock, signal } = options;
+  const rec = reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
+  const t0 = clock.now();
+  const deadline = t0 + (options.readyTimeoutMs ?? 900_000);
+  let interval = 1000;
+  for (;;) {
+    const o = await rec.get(gcp, p.ref, signal);
+    if (!o) throw new StopError("MISSING", `${p.address} no longer exists`);
+    if (o.readiness.ready) {
+      shapes.set(p.address, rec.normalize(o.live));
+      emit({ type: "ready", address: p.address, elapsedMs: clock.now() - t0 });
+      return;
+    }
+    if (o.readiness.failed)
+      throw new StopError("NOT_READY", `${p.address} failed: ${o.readiness.reason ?? "not ready"}`);
+    if (clock.now() >= deadline) {
+      throw new StopError(
+        "NOT_READY",
+        `${p.address} not ready after ${Math.round((clock.now() - t0) / 1000)}s: ${o.readiness.reason ?? ""}`,
+      );
+    }
+    emit({ type: "ready-wait", address: p.address, reason: o.readiness.reason ?? "not ready" });
+    await clock.sleep(interval, signal);
+    interval = Math.min(interval * 2, 10_000);
+  }
+}
+
+/**
+ * settleAndGate waits the policy's settle time, then reads each gate of every policy
+ * whose resources the step touched. A gate fails when `failureLimit` samples in a row
+ * fail, one window apart; one passing sample passes it.
+ */
+async function settleAndGate(options: ExecuteOptions, step: Step, emit: ProgressSink): Promise<void> {
+  const { result, clock, signal } = options;
+  const touched = new Set(step.changes.map((c) => c.address));
+  const policies = result.world.policies.filter((pol) =>
+    pol.spec.members.some((m) => {
+      const addrs = [m.service, m.sqlInstance, m.connector]
+        .filter((r) => r !== undefined)
+        .map((r) => [...result.world.resources.values()].find((x) => x.gcpName === r.name))
+        .filter((x) => x !== undefined)
+        .map(addressOf);
+      return addrs.some((a) => touched.has(a));
+    }),
+  );
+  if (policies.length === 0) return;
+  const settle = Math.max(...policies.map((p) => p.spec.rollout.settleTime));
+  if (settle > 0) {
+    emit({ type: "settle", seconds: settle });
+    await clock.sleep(settle * 1000, signal);
+  }
+  for (const pol of policies) {
+    for (const gate of pol.spec.rollout.gates) await readGate(options, pol.spec.members, gate, emit);
+  }
+}
+
+async function readGate(
+  options: ExecuteOptions,
+  members: readonly {
+    service: { name: string };
+    sqlInstance?: { name: string } | undefined;
+    connector?: { name: string } | undefined;
+  }[],
+  gate: GateSpec,
+  emit: ProgressSink,
+): Promise<void> {
+  const { result, clock, signal } = options;
+  const kind = gateKind(gate.metric);
+  const names = new Set(
+    members.flatMap((m) =>
+      kind === "VpcConnector"
+        ? [m.connector?.name]
+        : kind === "SqlInstance"
+          ? [m.sqlInstance?.name]
+          : [m.service.name],
+    ),
+  );
+  const subjects = [...result.world.resources.values()].filter((r) => r.gcpName && names.has(r.gcpName));
+  for (const r of subjects) {
+    const subject = { address: addressOf(r), project: r.metadata.project, id: r.metadata.name };
+    for (let sample = 1; ; sample++) {
+      const value = await options.gates(gate, subject, signal);
+      const ok = gatePasses(gate, value);
+      emit({
+        type: "gate",
+        gate: gate.metric,
+        subject: subject.address,
+        value,
+        threshold: gate.threshold,
+        ok,
+        sample,
+      });
+      if (ok) break;
+      if (sample >= gate.failureLimit) {
+        throw new StopError(
+          "GATE_FAILED",
+          `gate ${gate.metric} on ${subject.address} failed ${sample} sample(s) in a row: ${value} is ${gate.failWhen} the threshold ${gate.threshold}`,
+        );
+      }
+      await clock.sleep(gate.window * 1000, signal);
+    }
+  }
+}
+
+/** isPermanent says whether an error will not go away by retrying the apply. */
+export function isPermanent(err: unknown): boolean {
+  return err instanceof StopError || [3, 5, 7, 9].includes(errorCode(err));
+}

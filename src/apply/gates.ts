@@ -1,0 +1,97 @@
+import type { Clock } from "../clock/index.ts";
+import type { Gcp } from "../gcp/access.ts";
+import { GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import type { GateSpec } from "../spec/types.ts";
+
+/**
+ * DISTRIBUTION_METRICS are the gate metrics whose points are distributions; a gate reads
+ * their 99th percentile (the peak a user feels) rather than a mean.
+ * Metric list: https://cloud.google.com/monitoring/api/metrics_gcp.
+ */
+const DISTRIBUTION_METRICS = new Set([
+  "vpcaccess.googleapis.com/connector/cpu/utilizations",
+  "run.googleapis.com/request_latencies",
+]);
+
+/** GateSubject is the resource a gate watches. */
+export interface GateSubject {
+  /** `Kind/name`, for messages. */
+  readonly address: string;
+  readonly project: string;
+  /** The resource id, e.g. `vpc-main`; series are matched on a resource label equal to it. */
+  readonly id: string;
+}
+
+/**
+ * GateReader reads one aligned sample of a gate's metric for a subject: the worst value
+ * over the last `window` seconds across the subject's series, or undefined without data.
+ */
+export type GateReader = (
+  gate: GateSpec,
+  subject: GateSubject,
+  signal?: AbortSignal,
+) => Promise<number | undefined>;
+
+/** subjectMatches says whether a series belongs to the subject: one of its resource labels names it. */
+function subjectMatches(labels: Record<string, string> | null | undefined, subject: GateSubject): boolean {
+  return Object.values(labels ?? {}).some(
+    (v) => v === subject.id || v.endsWith(`:${subject.id}`) || v.endsWith(`/${subject.id}`),
+  );
+}
+
+/**
+ * monitoringGateReader reads gates through the Cloud Monitoring API (timeSeries.list),
+ * aligned to the gate's window: ALIGN_MAX for gauges, ALIGN_PERCENTILE_99 for
+ * distributions, taking the highest (for `above`) or lowest (for `below`) series.
+ */
+export function monitoringGateReader(gcp: Gcp, clock: Clock): GateReader {
+  return async (gate, subject, signal) => {
+    const end = clock.now();
+    const window = Math.max(60, gate.window);
+    const request = {
+      name: `projects/${subject.project}`,
+      filter: `metric.type = "${gate.metric}"`,
+      interval: {
+        startTime: { seconds: Math.floor((end - window * 1000) / 1000) },
+        endTime: { seconds: Math.floor(end / 1000) },
+      },
+      aggregation: {
+        alignmentPeriod: { seconds: window },
+        perSeriesAligner: DISTRIBUTION_METRICS.has(gate.metric) ? "ALIGN_PERCENTILE_99" : "ALIGN_MAX",
+      },
+      view: "FULL" as const,
+    };
+    const [series] = await gcp.call(
+      { api: "monitoring.googleapis.com", method: "timeSeries.list", write: false },
+      () =>
+        gcp.clients.monitoring.listTimeSeries(request as never, { ...GAX_CALL_OPTIONS, autoPaginate: true }),
+      signal,
+    );
+    const values: number[] = [];
+    for (const s of series) {
+      if (!subjectMatches(s.resource?.labels as Record<string, string> | undefined, subject)) continue;
+      const point = s.points?.[0];
+      const v = point?.value;
+      const n =
+        v?.doubleValue ??
+        (v?.int64Value !== undefined && v.int64Value !== null ? Number(v.int64Value) : undefined);
+      if (n !== undefined && n !== null && Number.isFinite(Number(n))) values.push(Number(n));
+    }
+    if (values.length === 0) return undefined;
+    return gate.failWhen === "below" ? Math.min(...values) : Math.max(...values);
+  };
+}
+
+/** gatePasses says whether a sample passes a gate; no data passes (a gate cannot fail on silence). */
+export function gatePasses(gate: GateSpec, value: number | undefined): boolean {
+  if (value === undefined) return true;
+  return gate.failWhen === "below" ? value >= gate.threshold : value <= gate.threshold;
+}
+
+/** subjectsOf lists which resources a gate's metric describes, by metric prefix. */
+export function gateKind(metric: string): "VpcConnector" | "SqlInstance" | "CloudRunService" | undefined {
+  if (metric.startsWith("vpcaccess.googleapis.com/")) return "VpcConnector";
+  if (metric.startsWith("cloudsql.googleapis.com/")) return "SqlInstance";
+  if (metric.startsWith("run.googleapis.com/")) return "CloudRunService";
+  return undefined;
+}
