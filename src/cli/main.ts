@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerApply } from "./apply.ts";
 import { UserError } from "./errors.ts";
+import { registerPlan } from "./plan.ts";
+import { createRuntime, type Runtime } from "./runtime.ts";
 import { registerSim } from "./sim.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -13,12 +16,21 @@ export function buildProgram(): Command {
     .description("Safely converge the Google Cloud settings around a Cloud Run service to the specs in git")
     .version(pkg.version, "-v, --version")
     .option("--endpoint <url>", "send GCP API calls to this endpoint (the simulator) instead of Google")
-    .showHelpAfterError()
-    .hook("preAction", (cmd) => {
-      const endpoint = cmd.opts<{ endpoint?: string }>().endpoint;
-      if (endpoint) process.env["CAPSTAN_GCP_ENDPOINT"] = endpoint;
+    .option(
+      "--time-scale <x>",
+      "run capstan's clock this many times faster (rehearsals against `capstan sim -t X`)",
+    )
+    .showHelpAfterError();
+  const runtime = (cmd: Command): Runtime => {
+    const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string }>();
+    return createRuntime({
+      endpoint: g.endpoint,
+      timeScale: g.timeScale === undefined ? undefined : Number(g.timeScale),
     });
+  };
   registerSim(program);
+  registerPlan(program, runtime);
+  registerApply(program, runtime);
   return program;
 }
 

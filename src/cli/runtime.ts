@@ -1,0 +1,50 @@
+import { type Clock, ScaledClock } from "../clock/index.ts";
+import { type Gcp, gcpAccess } from "../gcp/access.ts";
+import { GcpCaller } from "../gcp/call.ts";
+import { createClients, type GcpClients } from "../gcp/clients.ts";
+import { type ApiLimit, RateLimiter } from "../gcp/ratelimit.ts";
+import type { Reconcilers } from "../plan/build.ts";
+import { RECONCILERS } from "../reconcilers/index.ts";
+import { UserError } from "./errors.ts";
+
+/** RuntimeOptions are the global flags that shape how capstan reaches GCP. */
+export interface RuntimeOptions {
+  /** The simulator's (or any custom) endpoint; real GCP when undefined. */
+  readonly endpoint?: string | undefined;
+  /** Clock speed, for rehearsals against a simulator running with the same time scale. */
+  readonly timeScale?: number | undefined;
+  /** Per-API per-minute limit overrides. */
+  readonly limits?: Readonly<Record<string, Partial<ApiLimit>>> | undefined;
+  /** An existing clock (tests and the in-process demo share one with the simulator). */
+  readonly clock?: Clock | undefined;
+}
+
+/** Runtime is everything a command needs to talk to GCP. */
+export interface Runtime {
+  readonly clock: Clock;
+  readonly clients: GcpClients;
+  readonly limiter: RateLimiter;
+  readonly caller: GcpCaller;
+  readonly gcp: Gcp;
+  readonly reconcilers: Reconcilers;
+  close(): Promise<void>;
+}
+
+/** createRuntime builds clients, rate limits and retries for one command run. */
+export function createRuntime(options: RuntimeOptions = {}): Runtime {
+  const scale = options.timeScale ?? Number(process.env["CAPSTAN_TIME_SCALE"] ?? 1);
+  if (!(scale > 0)) throw new UserError(`--time-scale must be a number > 0, got \`${options.timeScale}\``);
+  const clock = options.clock ?? new ScaledClock({ scale });
+  const clients = createClients({ endpoint: options.endpoint });
+  const limiter = new RateLimiter({ clock, ...(options.limits ? { limits: options.limits } : {}) });
+  const caller = new GcpCaller({ clock, limiter });
+  return {
+    clock,
+    clients,
+    limiter,
+    caller,
+    gcp: gcpAccess(clients, caller),
+    reconcilers: RECONCILERS,
+    close: () => clients.close(),
+  };
+}
