@@ -85,3 +85,21 @@ describe("plan rendering", () => {
     expect(doc.resources[0]?.changes[2]).toMatchObject({ before: null, after: "1048576" });
   });
 });
+
+describe("plan JSON schema", () => {
+  it("accepts the JSON rendering of a plan", async () => {
+    const { default: Ajv2020 } = await import("ajv/dist/2020.js");
+    const { default: addFormats } = await import("ajv-formats");
+    const { readFileSync } = await import("node:fs");
+    const schema = JSON.parse(
+      readFileSync(new URL("../../schemas/plan.schema.json", import.meta.url), "utf8"),
+    );
+    const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
+    addFormats(ajv);
+    const validate = ajv.compile(schema);
+    const ok = validate(JSON.parse(renderJson(plan)));
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+    expect(validate({ ...JSON.parse(renderJson(plan)), formatVersion: "v0" })).toBe(false);
+  });
+});
