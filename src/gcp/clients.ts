@@ -1,4 +1,9 @@
-import { BackendServicesClient, GlobalOperationsClient, HealthChecksClient } from "@google-cloud/compute";
+import {
+  BackendServicesClient,
+  GlobalOperationsClient,
+  HealthChecksClient,
+  RegionNetworkEndpointGroupsClient,
+} from "@google-cloud/compute";
 import { MetricServiceClient } from "@google-cloud/monitoring";
 import { RevisionsClient, ServicesClient } from "@google-cloud/run";
 import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
@@ -42,6 +47,8 @@ export interface GcpClients {
     readonly backendServices: BackendServicesClient;
     readonly healthChecks: HealthChecksClient;
     readonly globalOperations: GlobalOperationsClient;
+    /** Resolves a backend's `group` to its NEG, to tell serverless backends apart. */
+    readonly regionNetworkEndpointGroups: RegionNetworkEndpointGroupsClient;
   };
   readonly secretManager: SecretManagerServiceClient;
   readonly monitoring: MetricServiceClient;
@@ -111,6 +118,7 @@ export function createClients(options: GcpClientOptions = {}): GcpClients {
       backendServices: new BackendServicesClient(o),
       healthChecks: new HealthChecksClient(o),
       globalOperations: new GlobalOperationsClient(o),
+      regionNetworkEndpointGroups: new RegionNetworkEndpointGroupsClient(o),
     },
     secretManager: new SecretManagerServiceClient(o),
     monitoring: new MetricServiceClient(o),
@@ -130,6 +138,7 @@ export function createClients(options: GcpClientOptions = {}): GcpClients {
         clients.compute.backendServices.close(),
         clients.compute.healthChecks.close(),
         clients.compute.globalOperations.close(),
+        clients.compute.regionNetworkEndpointGroups.close(),
         clients.secretManager.close(),
         clients.monitoring.close(),
       ]);

@@ -24,8 +24,13 @@ const OPAQUE = new Set([
   ".google.protobuf.Empty",
 ]);
 
-function fieldByJsonName(type: protobuf.Type, key: string): protobuf.Field | undefined {
-  const direct = type.fields[key];
+/**
+ * fieldByJsonName finds a field by the name a request uses for it: the lowerCamelCase
+ * JSON name, or the original snake_case name that google.api.http templates use
+ * (`{backend_service}`, `body: "health_check_resource"`).
+ */
+export function fieldByJsonName(type: protobuf.Type, key: string): protobuf.Field | undefined {
+  const direct = type.fields[key] ?? type.fields[snakeToCamel(key)];
   if (direct) return direct;
   // proto3 JSON accepts both the lowerCamelCase json_name and the original field name
   // (https://protobuf.dev/programming-guides/json/).
@@ -85,7 +90,31 @@ export function rejectUnknownFields(type: protobuf.Type, json: unknown, at: stri
 export function encode(type: protobuf.Type, value: JsonObject, numericEnums: boolean): JsonObject {
   const message = fromProto3JSON(type, value as never);
   if (!message) throw new Error(`simulator produced a null ${type.fullName}`);
-  return toProto3JSON(message, { numericEnums }) as JsonObject;
+  const json = toProto3JSON(message, { numericEnums }) as JsonObject;
+  dropEmptyMaps(type, json);
+  return json;
+}
+
+/**
+ * dropEmptyMaps removes map fields with no entries: proto3 JSON serialisers print them as
+ * `{}`, but GCP's ESF omits empty maps (and empty repeated fields), as for any default value.
+ */
+function dropEmptyMaps(type: protobuf.Type, json: unknown): void {
+  if (!json || typeof json !== "object" || Array.isArray(json) || OPAQUE.has(type.fullName)) return;
+  const obj = json as JsonObject;
+  for (const [key, value] of Object.entries(obj)) {
+    const field = fieldByJsonName(type, key);
+    if (!field) continue;
+    if (field.map) {
+      if (value && typeof value === "object" && Object.keys(value).length === 0) delete obj[key];
+      continue;
+    }
+    field.resolve();
+    const child = field.resolvedType;
+    if (!child || !("fieldsArray" in child)) continue;
+    if (Array.isArray(value)) for (const v of value) dropEmptyMaps(child, v);
+    else dropEmptyMaps(child, value);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ScaledClock } from "../../clock/index.ts";
-import { encode, rejectUnknownFields, setField } from "./codec.ts";
+import { encode, fieldByJsonName, rejectUnknownFields, setField } from "./codec.ts";
 import { SimError } from "./errors.ts";
 import { type FaultInput, type FaultRule, Faults } from "./faults.ts";
 import { type CompiledRoute, compileRule } from "./protos.ts";
@@ -378,11 +378,12 @@ export class Simulator {
         rejectUnknownFields(type, body, "");
         Object.assign(request, body);
       } else if (route.body) {
-        const field = type.fields[route.body] ?? type.fieldsArray.find((f) => f.name === route.body);
+        const field = fieldByJsonName(type, route.body);
         field?.resolve();
         const t = field?.resolvedType;
-        if (t && "fieldsArray" in t) rejectUnknownFields(t, body, route.body);
-        request[route.body] = body;
+        const key = field?.name ?? route.body;
+        if (t && "fieldsArray" in t) rejectUnknownFields(t, body, key);
+        request[key] = body;
       }
     }
     const m = route.regex.exec(u.pathname)!;
