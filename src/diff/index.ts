@@ -58,6 +58,8 @@ function walk(
   out: FieldChange[],
 ): void {
   if (desired === undefined) return;
+  // `null` in a spec means "must not be set": already satisfied when the field is absent.
+  if (desired === null && (observed === undefined || observed === null)) return;
   if (isPlainObject(desired)) {
     const live = isPlainObject(observed) ? observed : undefined;
     for (const [k, v] of Object.entries(desired)) {
@@ -110,9 +112,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** deepEqual compares JSON values structurally; object key order does not matter. */
+/**
+ * deepEqual compares JSON values structurally; object key order does not matter, and
+ * null and undefined are the same (an unset field).
+ */
 export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
+  if (a === b || (a == null && b == null)) return true;
   if (Array.isArray(a)) {
     return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
   }
