@@ -1,0 +1,202 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { execute } from "../../src/apply/execute.ts";
+import type { GateReader } from "../../src/apply/gates.ts";
+import type { ProgressEvent } from "../../src/apply/progress.ts";
+import { gcpAccess } from "../../src/gcp/access.ts";
+import { GcpCaller } from "../../src/gcp/call.ts";
+import { RateLimiter } from "../../src/gcp/ratelimit.ts";
+import { buildPlan, type Reconcilers } from "../../src/plan/build.ts";
+import { sqlInstanceReconciler } from "../../src/reconcilers/sql-instance.ts";
+import type { Fixture } from "../../src/sim/index.ts";
+import { parseSpecSet } from "../../src/spec/load.ts";
+import { type SimHarness, startSim } from "../helpers/sim.ts";
+
+const PROJECT = "acme-staging";
+const INSTANCE = `projects/${PROJECT}/instances/orders-db`;
+
+const FIXTURE: Fixture = {
+  durations: { "sql.update": 30, "sql.restart": 180 },
+  sql: {
+    instances: [
+      {
+        project: PROJECT,
+        name: "orders-db",
+        region: "europe-west1",
+        databaseVersion: "POSTGRES_15",
+        settings: {
+          tier: "db-custom-2-7680",
+          userLabels: { team: "payments" },
+          databaseFlags: [
+            { name: "max_connections", value: "100" },
+            { name: "log_connections", value: "on" },
+          ],
+        },
+      },
+    ],
+  },
+};
+
+const SPEC = `apiVersion: capstan.dev/v1alpha1
+kind: SqlInstance
+metadata:
+  name: orders-db
+  project: ${PROJECT}
+  region: europe-west1
+spec:
+  databaseFlags:
+    max_connections: 200
+    work_mem: 8192
+  allowRestart: true
+`;
+
+// Only the kind under test is needed: the plan pipeline calls the reconcilers of the kinds it meets.
+const RECONCILERS = { SqlInstance: sqlInstanceReconciler } as unknown as Reconcilers;
+const noGates: GateReader = async () => undefined;
+
+describe("execute against the simulator (Cloud SQL)", () => {
+  let h: SimHarness;
+  afterEach(async () => {
+    await h.close();
+  });
+
+  async function setup(
+    fixture: Fixture = FIXTURE,
+    limits?: ConstructorParameters<typeof RateLimiter>[0]["limits"],
+  ) {
+    h = await startSim(fixture);
+    const clock = h.sim.clock;
+    const limiter = new RateLimiter({ clock, ...(limits ? { limits } : {}) });
+    const gcp = gcpAccess(h.gcp, new GcpCaller({ clock, limiter }));
+    const specs = parseSpecSet([{ path: "specs/sql.yaml", text: SPEC }]);
+    expect(specs.problems).toEqual([]);
+    const plan = () => buildPlan({ specs, gcp, reconcilers: RECONCILERS, clock });
+    const events: ProgressEvent[] = [];
+    const run = async (signal?: AbortSignal) =>
+      execute({
+        result: await plan(),
+        gcp,
+        reconcilers: RECONCILERS,
+        clock,
+        gates: noGates,
+        progress: (e) => events.push(e),
+        signal,
+      });
+    return { plan, run, events, gcp };
+  }
+
+  const flags = () =>
+    (
+      h.sim.dump()["sql"] as {
+        instances: { settings: { databaseFlags: { name: string; value: string }[] } }[];
+      }
+    ).instances[0]!.settings.databaseFlags;
+  const patches = () =>
+    h.sim.requests().filter((r) => r.method === "PATCH" && r.path.endsWith("/instances/orders-db"));
+
+  it("converges, keeps the flag it does not manage, and plans no changes afterwards", async () => {
+    const { plan, run } = await setup();
+    const report = await run();
+    expect(report.outcome).toBe("converged");
+    expect(flags()).toEqual(
+      expect.arrayContaining([
+        { name: "max_connections", value: "200" },
+        { name: "work_mem", value: "8192" },
+        { name: "log_connections", value: "on" },
+      ]),
+    );
+    const again = await plan();
+    expect(again.plan.summary.changes).toBe(0);
+    expect(patches()).toHaveLength(1);
+  });
+
+  it("waits for an operation already running on the instance instead of colliding with it", async () => {
+    const { run, events } = await setup();
+    // Someone else restarts the instance just before capstan writes.
+    await h.gcp.sql.instances.restart({ project: PROJECT, instance: "orders-db" });
+    const report = await run();
+    expect(report.outcome).toBe("converged");
+    expect(events.some((e) => e.type === "operation-wait" && e.what.includes("already running"))).toBe(true);
+    expect(h.sim.requests().filter((r) => r.status === 409)).toHaveLength(0);
+  });
+
+  it("reports a failed operation with the live state, having changed nothing", async () => {
+    const { run } = await setup();
+    h.sim.faults.add({
+      match: { rpc: "SqlInstancesService.Patch" },
+      times: 1,
+      failOperation: { message: "disk full" },
+    });
+    const report = await run();
+    expect(report.outcome).toBe("failed");
+    expect(report.message).toContain("disk full");
+    expect(report.live).toContainEqual({
+      address: "SqlInstance/orders-db",
+      field: "databaseFlags.max_connections",
+      value: "100",
+    });
+    expect(flags()).toContainEqual({ name: "max_connections", value: "100" });
+  });
+
+  it("stops rather than overwrite a field someone changed between plan and apply", async () => {
+    const { plan, gcp } = await setup();
+    const result = await plan();
+    h.sim.edit("sql", {
+      kind: "instance",
+      name: INSTANCE,
+      patch: { settings: { databaseFlags: [{ name: "max_connections", value: "150" }] } },
+    });
+    const report = await execute({
+      result,
+      gcp,
+      reconcilers: RECONCILERS,
+      clock: h.sim.clock,
+      gates: noGates,
+    });
+    expect(report.outcome).toBe("failed");
+    expect(report.message).toContain("someone changed it outside capstan");
+    expect(flags()).toContainEqual({ name: "max_connections", value: "150" });
+    expect(patches()).toHaveLength(0);
+  });
+
+  it("rides out 429s by waiting the RetryInfo delay before calling that API again", async () => {
+    // The simulator allows 4 reads a minute while capstan believes it has GCP's default 3000.
+    const { run } = await setup({ ...FIXTURE, quotas: { "sqladmin.googleapis.com": { readPerMinute: 4 } } });
+    const report = await run();
+    expect(report.outcome).toBe("converged");
+    const log = h.sim.requests().filter((r) => r.api === "sqladmin.googleapis.com");
+    const throttled = log.filter((r) => r.status === 429);
+    expect(throttled.length).toBeGreaterThan(0);
+    for (const t of throttled) {
+      const next = log.find((r) => r.seq > t.seq);
+      // The simulator answers with RetryInfo = time until a slot frees; nothing may come sooner.
+      const window = log.filter(
+        (r) => r.status !== 429 && !r.write && r.time > t.time - 60_000 && r.seq < t.seq,
+      );
+      const freeAt = Math.min(...window.map((r) => r.time)) + 60_000;
+      if (next) expect(next.time).toBeGreaterThanOrEqual(freeAt - 1000);
+    }
+  });
+
+  it("stops after the call in flight when interrupted and resumes from live state without repeating the restart", async () => {
+    const { plan, run, gcp } = await setup();
+    const abort = new AbortController();
+    const report = await execute({
+      result: await plan(),
+      gcp,
+      reconcilers: RECONCILERS,
+      clock: h.sim.clock,
+      gates: noGates,
+      signal: abort.signal,
+      // Interrupt once the restart-carrying PATCH was accepted and capstan waits on it.
+      progress: (e) => {
+        if (e.type === "operation-wait" && e.what === "its operation") abort.abort(new Error("SIGTERM"));
+      },
+    });
+    expect(report.outcome).toBe("interrupted");
+    expect(patches()).toHaveLength(1);
+    const resumed = await run();
+    expect(["converged", "nothing-to-do"]).toContain(resumed.outcome);
+    expect(patches()).toHaveLength(1);
+    expect(flags()).toContainEqual({ name: "max_connections", value: "200" });
+  });
+});
