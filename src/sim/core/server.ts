@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ScaledClock } from "../../clock/index.ts";
-import { encode, fieldByJsonName, rejectUnknownFields, setField } from "./codec.ts";
+import { Encoded, encode, fieldByJsonName, rejectUnknownFields, setField } from "./codec.ts";
 import { SimError } from "./errors.ts";
 import { type FaultInput, type FaultRule, Faults } from "./faults.ts";
 import { type CompiledRoute, compileRule } from "./protos.ts";
@@ -332,7 +332,10 @@ export class Simulator {
         const alt = u.searchParams.get("$alt") ?? "";
         return {
           status: 200,
-          body: encode(route.rpc.responseType, result, alt.includes("enum-encoding=int")),
+          body:
+            result instanceof Encoded
+              ? result.render(alt.includes("enum-encoding=int"))
+              : encode(route.rpc.responseType, result, alt.includes("enum-encoding=int")),
         };
       } catch (err) {
         if (err instanceof SimError) return { status: err.httpCode, body: err.toJSON() };
@@ -373,6 +376,8 @@ export class Simulator {
   #decode(route: CompiledRoute, u: URL, body: JsonObject | undefined): JsonObject {
     const type = route.rpc.requestType;
     const request: JsonObject = {};
+    // Path parameters are written into the request message; keep the logged body as sent.
+    body = body === undefined ? undefined : structuredClone(body);
     if (body !== undefined) {
       if (route.body === "*") {
         rejectUnknownFields(type, body, "");
