@@ -5,6 +5,7 @@ import { UserError } from "./errors.ts";
 import { registerPlan } from "./plan.ts";
 import { createRuntime, type Runtime } from "./runtime.ts";
 import { registerSim } from "./sim.ts";
+import { registerValidate } from "./validate.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     });
   };
   registerSim(program);
+  registerValidate(program);
   registerPlan(program, runtime);
   registerApply(program, runtime);
   return program;
