@@ -11,6 +11,7 @@ import type { Reconciler } from "../reconcilers/types.ts";
 import type { GateSpec } from "../spec/types.ts";
 import { type GateReader, gateKind, gatePasses } from "./gates.ts";
 import type { ProgressSink } from "./progress.ts";
+import { describeWindow, msUntilWindow } from "./window.ts";
 
 /** Options of {@link execute}. */
 export interface ExecuteOptions {
@@ -32,6 +33,12 @@ export interface ExecuteOptions {
    * @default 900_000
    */
   readonly readyTimeoutMs?: number;
+  /**
+   * Whether a disruptive step waits for the maintenance window its resource's spec names
+   * (`wait`), or runs at once (`ignore`, for an operator who accepts the disruption now).
+   * @default "wait"
+   */
+  readonly maintenanceWindows?: "wait" | "ignore";
   /**
    * Re-reads and retries of one write after a concurrency conflict.
    * @default 3
@@ -164,6 +171,22 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
     }
     emit({ type: "step-start", step, total: steps.length });
     const groups = groupByResource(step);
+    if (step.disruption && options.maintenanceWindows !== "ignore") {
+      try {
+        await waitForWindows(
+          options,
+          [...groups.keys()].map((a) => byAddress.get(a)!),
+          emit,
+        );
+      } catch (err) {
+        if (signal?.aborted)
+          return finish(
+            "interrupted",
+            `interrupted while waiting for a maintenance window before step ${step.index}`,
+          );
+        throw err;
+      }
+    }
     const written: string[] = [];
     const skipped: string[] = [];
     try {
@@ -248,6 +271,22 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
     }
   }
   return finish("converged", `all ${steps.length} step(s) applied`);
+}
+
+async function waitForWindows(
+  options: ExecuteOptions,
+  planned: readonly Planned[],
+  emit: ProgressSink,
+): Promise<void> {
+  for (const p of planned) {
+    const rec = options.reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
+    const window = rec.maintenanceWindow?.(p.resource as never);
+    if (!window) continue;
+    const wait = msUntilWindow(options.clock.now(), window);
+    if (wait <= 0) continue;
+    emit({ type: "window-wait", address: p.address, window: describeWindow(window), waitMs: wait });
+    await options.clock.sleep(wait, options.signal);
+  }
 }
 
 function groupByResource(step: Step): Map<string, FieldChange[]> {

@@ -18,6 +18,12 @@ export type ProgressEvent =
   | { readonly type: "ready"; readonly address: string; readonly elapsedMs: number }
   | { readonly type: "settle"; readonly seconds: number }
   | {
+      readonly type: "window-wait";
+      readonly address: string;
+      readonly window: string;
+      readonly waitMs: number;
+    }
+  | {
       readonly type: "gate";
       readonly gate: string;
       readonly subject: string;
@@ -72,6 +78,9 @@ export function textProgress(write: (line: string) => void, now: () => number): 
         break;
       case "ready":
         line(`  ${e.address}: ready after ${secs(e.elapsedMs)}`);
+        break;
+      case "window-wait":
+        line(`  ${e.address}: waiting ${secs(e.waitMs)} for its maintenance window (${e.window})`);
         break;
       case "settle":
         line(`  settling for ${e.seconds}s`);

@@ -1,4 +1,5 @@
 import { protos } from "@google-cloud/sql";
+import type { MaintenanceWindow } from "../apply/window.ts";
 import type { FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
 import { Code, errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
@@ -506,6 +507,9 @@ export const sqlInstanceReconciler = {
     return { poller: op.name ? operationPoller(gcp, project, op.name) : undefined };
   },
 
+  maintenanceWindow(resource: Resource<"SqlInstance">): MaintenanceWindow | undefined {
+    return resource.spec.maintenanceWindow;
+  },
   pending(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<OperationPoller | undefined> {
     return pendingSqlOperation(gcp, ref.project, ref.id, signal);
   },

@@ -1,3 +1,4 @@
+import type { MaintenanceWindow } from "../apply/window.ts";
 import type { DiffOptions, FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
@@ -119,6 +120,11 @@ export interface Reconciler<K extends ResourceKind, L> {
    * allows one operation per instance). Optional: kinds whose API queues writes leave it out.
    */
   pending?(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<OperationPoller | undefined>;
+  /**
+   * maintenanceWindow returns the window the spec names for disruptive changes, if any;
+   * the executor starts a disruptive step on this resource only inside it.
+   */
+  maintenanceWindow?(resource: Resource<K>): MaintenanceWindow | undefined;
   /**
    * check runs the server-side checks a plan should show before anything is written:
    * referenced secrets exist and are enabled (metadata only), validateOnly where the API

@@ -59,15 +59,12 @@ describe("execute against the simulator (Cloud SQL)", () => {
     await h.close();
   });
 
-  async function setup(
-    fixture: Fixture = FIXTURE,
-    limits?: ConstructorParameters<typeof RateLimiter>[0]["limits"],
-  ) {
-    h = await startSim(fixture);
+  async function setup(fixture: Fixture = FIXTURE, spec = SPEC, timeScale = 1000) {
+    h = await startSim(fixture, { timeScale });
     const clock = h.sim.clock;
-    const limiter = new RateLimiter({ clock, ...(limits ? { limits } : {}) });
+    const limiter = new RateLimiter({ clock });
     const gcp = gcpAccess(h.gcp, new GcpCaller({ clock, limiter }));
-    const specs = parseSpecSet([{ path: "specs/sql.yaml", text: SPEC }]);
+    const specs = parseSpecSet([{ path: "specs/sql.yaml", text: spec }]);
     expect(specs.problems).toEqual([]);
     const plan = () => buildPlan({ specs, gcp, reconcilers: RECONCILERS, clock });
     const events: ProgressEvent[] = [];
@@ -198,5 +195,21 @@ describe("execute against the simulator (Cloud SQL)", () => {
     expect(["converged", "nothing-to-do"]).toContain(resumed.outcome);
     expect(patches()).toHaveLength(1);
     expect(flags()).toContainEqual({ name: "max_connections", value: "200" });
+  });
+
+  it("starts a restart only inside the maintenance window the spec names", async () => {
+    // Simulated time runs 100,000× so waiting most of an hour takes tens of milliseconds.
+    const probe = await startSim(FIXTURE, { timeScale: 100_000 });
+    const next = new Date(probe.sim.clock.now() + 3_600_000);
+    await probe.close();
+    const day = ((next.getUTCDay() + 6) % 7) + 1;
+    const spec = `${SPEC}  maintenanceWindow:\n    day: ${day}\n    hour: ${next.getUTCHours()}\n`;
+    const { run, events } = await setup(FIXTURE, spec, 100_000);
+    const report = await run();
+    expect(report.outcome).toBe("converged");
+    expect(events.find((e) => e.type === "window-wait")).toBeDefined();
+    const patch = patches()[0]!;
+    const opened = new Date(patch.time);
+    expect(opened.getUTCHours()).toBe(next.getUTCHours());
   });
 });
