@@ -72,9 +72,12 @@ export function registerApply(program: Command, runtime: (cmd: Command) => Runti
       if (opts.logFormat !== "text" && opts.logFormat !== "json") {
         throw new UserError(`--log-format must be text or json, got \`${opts.logFormat}\``);
       }
-      const saved = opts.plan ? (JSON.parse(await readFile(opts.plan, "utf8")) as SavedPlan) : undefined;
+      // `capstan apply plan.json` is the same as `--plan plan.json`, as with terraform apply PLANFILE.
+      const planFile =
+        opts.plan ?? (argPaths.length === 1 && argPaths[0]!.endsWith(".json") ? argPaths[0] : undefined);
+      const saved = planFile ? (JSON.parse(await readFile(planFile, "utf8")) as SavedPlan) : undefined;
       if (saved && saved.kind !== "capstan.dev/saved-plan/v1") {
-        throw new UserError(`${opts.plan} is not a plan saved by \`capstan plan --out\``);
+        throw new UserError(`${planFile} is not a plan saved by \`capstan plan --out\``);
       }
       const paths = saved ? saved.specPaths : argPaths;
       const specs = await loadOrExplain(paths, process.stderr);
@@ -96,11 +99,11 @@ export function registerApply(program: Command, runtime: (cmd: Command) => Runti
         });
         if (saved) {
           if ((await specsHash(specs)) !== saved.specsHash) {
-            throw new UserError(`the specs changed since ${opts.plan} was saved; plan again and review`);
+            throw new UserError(`the specs changed since ${planFile} was saved; plan again and review`);
           }
           const now = fingerprintPlan(result);
           if (JSON.stringify(now) !== JSON.stringify({ versions: saved.versions, changes: saved.changes })) {
-            throw new UserError(`live state changed since ${opts.plan} was saved; plan again and review`);
+            throw new UserError(`live state changed since ${planFile} was saved; plan again and review`);
           }
         } else {
           process.stdout.write(renderPlan(result.plan, "text", process.stdout));
