@@ -56,6 +56,8 @@ export interface RateLimiterOptions {
 }
 
 const MINUTE = 60_000;
+/** GUARD_MS is how much longer than a minute an admission counts (clock ms). */
+const GUARD_MS = 1_000;
 
 /** BudgetStats are the figures of one budget, for metrics and benchmarks. */
 export interface BudgetStats {
@@ -79,7 +81,8 @@ class Budget {
   readonly key: string;
   readonly max: number;
   current: number;
-  readonly #window: number[] = [];
+  /** Admissions in the current window; `t` is the admission time until the call completes, then its completion time. */
+  readonly #window: { t: number }[] = [];
   readonly queue: PQueue;
   #pausedUntil = 0;
   #sinceIncrease = 0;
@@ -94,16 +97,30 @@ class Budget {
     this.queue = new PQueue({ concurrency });
   }
 
-  /** delay returns how long to wait before the next call may start (0 = now), and records it if 0. */
-  admit(now: number): number {
-    while (this.#window.length > 0 && this.#window[0]! <= now - MINUTE) this.#window.shift();
+  /**
+   * admit returns how long to wait before the next call may start, or a slot when it may
+   * start now. A call counts against GCP's window from when it arrives there, which is
+   * some time after it leaves here and before its answer comes back: the slot is re-dated
+   * to the answer's time by `settle`, and kept a guard interval longer than a minute, so
+   * a slot freed here is always freed at GCP too.
+   */
+  admit(now: number): number | { t: number } {
+    const span = MINUTE + GUARD_MS;
+    while (this.#window.length > 0 && this.#window[0]!.t <= now - span) this.#window.shift();
     if (now < this.#pausedUntil) return this.#pausedUntil - now;
     const limit = Math.max(1, Math.floor(this.current));
     if (this.#window.length >= limit) {
-      return this.#window[this.#window.length - limit]! + MINUTE - now;
+      return Math.max(1, this.#window[this.#window.length - limit]!.t + span - now);
     }
-    this.#window.push(now);
-    return 0;
+    const slot = { t: now };
+    this.#window.push(slot);
+    return slot;
+  }
+
+  /** settle re-dates a slot to when its call completed. */
+  settle(slot: { t: number }, now: number): void {
+    slot.t = now;
+    this.#window.sort((a, b) => a.t - b.t);
   }
 
   onSuccess(): void {
@@ -182,15 +199,22 @@ export class RateLimiter {
   run<T>(c: CallClass, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const b = this.#budget(c);
     return b.queue.add(async () => {
-      for (;;) {
+      let slot: { t: number } | undefined;
+      while (!slot) {
         signal?.throwIfAborted();
         const start = this.#clock.now();
-        const wait = b.admit(start);
-        if (wait === 0) break;
-        await this.#clock.sleep(wait, signal);
-        b.waitedMs += this.#clock.now() - start;
+        const admitted = b.admit(start);
+        if (typeof admitted === "object") slot = admitted;
+        else {
+          await this.#clock.sleep(admitted, signal);
+          b.waitedMs += this.#clock.now() - start;
+        }
       }
-      return fn();
+      try {
+        return await fn();
+      } finally {
+        b.settle(slot, this.#clock.now());
+      }
     }) as Promise<T>;
   }
 
