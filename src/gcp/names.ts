@@ -48,7 +48,18 @@ export const names = {
   runLocation: nameTemplate("projects/{project}/locations/{location}"),
   runOperation: nameTemplate("projects/{project}/locations/{location}/operations/{operation}"),
   connector: nameTemplate("projects/{project}/locations/{location}/connectors/{connector}"),
+  vpcAccessLocation: nameTemplate("projects/{project}/locations/{location}"),
+  vpcAccessOperation: nameTemplate("projects/{project}/locations/{location}/operations/{operation}"),
   secret: nameTemplate("projects/{project}/secrets/{secret}"),
   secretVersion: nameTemplate("projects/{project}/secrets/{secret}/versions/{version}"),
   project: nameTemplate("projects/{project}"),
+  computeBackendService: nameTemplate("projects/{project}/global/backendServices/{backendService}"),
+  computeHealthCheck: nameTemplate("projects/{project}/global/healthChecks/{healthCheck}"),
+  computeRegionNeg: nameTemplate(
+    "projects/{project}/regions/{region}/networkEndpointGroups/{networkEndpointGroup}",
+  ),
+  computeRegion: nameTemplate("projects/{project}/regions/{region}"),
+  computeGlobalOperation: nameTemplate("projects/{project}/global/operations/{operation}"),
+  sqlInstance: nameTemplate("projects/{project}/instances/{instance}"),
+  sqlOperation: nameTemplate("projects/{project}/operations/{operation}"),
 } as const;

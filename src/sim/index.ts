@@ -1,8 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
+import { compute } from "./compute/index.ts";
 import { type Fixture, Simulator, type SimulatorOptions } from "./core/server.ts";
 import type { SimServiceFactory } from "./core/types.ts";
+import { monitoring } from "./monitoring/index.ts";
+import { cloudRun } from "./run/index.ts";
 import { secretManager } from "./secretmanager/index.ts";
+import { cloudSql } from "./sqladmin/index.ts";
+import { vpcAccess } from "./vpcaccess/index.ts";
 
 export type { FaultInput, FaultRule } from "./core/faults.ts";
 export type { QuotaLimit } from "./core/quotas.ts";
@@ -11,7 +16,14 @@ export { Simulator } from "./core/server.ts";
 export type { EditRequest, SimService } from "./core/types.ts";
 
 /** ALL_SERVICES are every simulated GCP API, in the order their routes are matched. */
-export const ALL_SERVICES: readonly SimServiceFactory[] = [secretManager];
+export const ALL_SERVICES: readonly SimServiceFactory[] = [
+  secretManager,
+  cloudSql,
+  vpcAccess,
+  compute,
+  cloudRun,
+  monitoring,
+];
 
 /** createSimulator builds a simulator of every API capstan uses. */
 export function createSimulator(options: Omit<SimulatorOptions, "services"> = {}): Simulator {

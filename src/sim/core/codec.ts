@@ -118,6 +118,20 @@ function dropEmptyMaps(type: protobuf.Type, json: unknown): void {
 }
 
 /**
+ * Encoded is a response a handler has already put in wire form, e.g. from a cache of
+ * per-resource encodings on a hot path such as a large list page. The server sends
+ * `render(numericEnums)` as is instead of encoding the handler's result, so whatever
+ * `render` returns must itself come from {@link encode}.
+ */
+export class Encoded {
+  readonly render: (numericEnums: boolean) => JsonObject;
+
+  constructor(render: (numericEnums: boolean) => JsonObject) {
+    this.render = render;
+  }
+}
+
+/**
  * normalize round-trips a message through its type and back to proto3 JSON with enum
  * names, the shape the simulator keeps its state in.
  */
