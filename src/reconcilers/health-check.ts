@@ -1,0 +1,533 @@
+import type { protos } from "@google-cloud/compute";
+import type { FieldChange } from "../diff/index.ts";
+import type { Gcp } from "../gcp/access.ts";
+import { Code, errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { HEALTH_CHECK_LIMITS } from "../gcp/catalog/compute.ts";
+import { computeUrl, operationStatusOf } from "../gcp/compute.ts";
+import { names } from "../gcp/names.ts";
+import type { OperationPoller } from "../gcp/operations.ts";
+import type { Disruption } from "../plan/model.ts";
+import { checkAgainstLive, type LiveSpecOf } from "../spec/rules.ts";
+import type { HealthCheckSpec, HealthCheckType, Resource } from "../spec/types.ts";
+import type {
+  CheckResult,
+  Observed,
+  Readiness,
+  Reconciler,
+  ResourceRef,
+  Scope,
+  WriteOptions,
+  WriteResult,
+} from "./types.ts";
+
+type IHealthCheck = protos.google.cloud.compute.v1.IHealthCheck;
+type IOperation = protos.google.cloud.compute.v1.IOperation;
+
+/** COMPUTE_API is the service name capstan's rate limits and metrics know Compute Engine by. */
+export const COMPUTE_API = "compute.googleapis.com";
+
+/**
+ * COMPUTE_LIST_PAGE_SIZE is the `maxResults` capstan asks Compute list calls for: the
+ * largest the API takes, which is also its default ("Acceptable values are 0 to 500,
+ * inclusive. (Default: 500)",
+ * https://cloud.google.com/compute/docs/reference/rest/v1/healthChecks/list).
+ */
+export const COMPUTE_LIST_PAGE_SIZE = 500;
+
+/**
+ * computeOperationOf reads the `compute#operation` a Compute write answered with. The
+ * client wraps it in a gax LRO whose `latestResponse` is the operation itself (typed as
+ * a google.longrunning.Operation, which a Compute operation is not).
+ */
+export function computeOperationOf(lro: { latestResponse?: unknown } | undefined): IOperation | undefined {
+  const op = lro?.latestResponse;
+  return op && typeof op === "object" ? (op as IOperation) : undefined;
+}
+
+/**
+ * globalOperationPoller reads one global Compute operation through `gcp.call`, so polls
+ * spend capstan's read budget and are retried on its clock, never by gax on real timers
+ * (computeOperationPoller in src/gcp/compute.ts calls the client directly). The status
+ * mapping is src/gcp/compute.ts's {@link operationStatusOf}.
+ */
+export function globalOperationPoller(gcp: Gcp, project: string, operation: string): OperationPoller {
+  return async (signal) => {
+    signal?.throwIfAborted();
+    const [op] = await gcp.call(
+      { api: COMPUTE_API, method: "globalOperations.get", write: false, location: "global" },
+      () => gcp.clients.compute.globalOperations.get({ project, operation }, GAX_CALL_OPTIONS),
+      signal,
+    );
+    return operationStatusOf(op);
+  };
+}
+
+/**
+ * startedPoller returns the poller of the operation a Compute write started, or
+ * undefined when the answer carried none or it is already DONE.
+ */
+export function startedPoller(
+  gcp: Gcp,
+  project: string,
+  lro: { latestResponse?: unknown } | undefined,
+): OperationPoller | undefined {
+  const op = computeOperationOf(lro);
+  if (!op?.name) return undefined;
+  const status = operationStatusOf(op);
+  if (status.done && !status.error) return undefined;
+  return globalOperationPoller(gcp, project, op.name);
+}
+
+/**
+ * runningGlobalOperations lists the global operations of a project that are not DONE,
+ * optionally only those on one resource (`targetLink`, its URL), following every page.
+ * Compute writes land when their operation finishes, and a second write to a resource
+ * while one runs is refused with 400 resourceNotReady, so these say which resources are
+ * still changing. The filter is evaluated server-side
+ * (https://cloud.google.com/compute/docs/reference/rest/v1/globalOperations/list, `filter`).
+ */
+export async function runningGlobalOperations(
+  gcp: Gcp,
+  project: string,
+  targetLink?: string,
+  signal?: AbortSignal,
+): Promise<IOperation[]> {
+  const filter = targetLink ? `(status != DONE) (targetLink = "${targetLink}")` : "status != DONE";
+  const out: IOperation[] = [];
+  let pageToken: string | undefined;
+  do {
+    const request = {
+      project,
+      filter,
+      maxResults: COMPUTE_LIST_PAGE_SIZE,
+      ...(pageToken ? { pageToken } : {}),
+    };
+    const [items, , page] = await gcp.call(
+      { api: COMPUTE_API, method: "globalOperations.list", write: false, location: "global" },
+      () => gcp.clients.compute.globalOperations.list(request, { ...GAX_CALL_OPTIONS, autoPaginate: false }),
+      signal,
+    );
+    // The filter is the server's; checking again keeps a lenient server from marking a
+    // finished resource busy.
+    out.push(...items.filter((op) => op.status !== "DONE" && (!targetLink || op.targetLink === targetLink)));
+    pageToken = page?.nextPageToken || undefined;
+  } while (pageToken);
+  return out;
+}
+
+/**
+ * pendingComputeOperation returns a poller for an operation running on the resource at
+ * `targetLink` (started by capstan, a person or another tool), or undefined when none is.
+ */
+export async function pendingComputeOperation(
+  gcp: Gcp,
+  project: string,
+  targetLink: string,
+  signal?: AbortSignal,
+): Promise<OperationPoller | undefined> {
+  const [op] = await runningGlobalOperations(gcp, project, targetLink, signal);
+  return op?.name ? globalOperationPoller(gcp, project, op.name) : undefined;
+}
+
+/**
+ * computeReadiness judges a Compute resource by the operations running on it: Compute
+ * applies a write when its operation finishes, so a resource with none pending serves
+ * its current configuration and can take the next write.
+ */
+export function computeReadiness(targetLink: string, running: readonly IOperation[]): Readiness {
+  const op = running.find((o) => o.targetLink === targetLink);
+  if (!op) return { ready: true };
+  return {
+    ready: false,
+    reason: `${op.operationType ?? "operation"} operation ${op.name ?? ""} is ${op.status ?? "RUNNING"}`,
+  };
+}
+
+/**
+ * HEALTH_CHECK_SUB_MESSAGE names the message that carries a health check's port and
+ * path for each type: "Exactly one of the protocol-specific health check fields must be
+ * specified, which must match type field" (HealthCheck.type in
+ * google/cloud/compute/v1/compute.proto).
+ */
+export const HEALTH_CHECK_SUB_MESSAGE = {
+  HTTP: "httpHealthCheck",
+  HTTPS: "httpsHealthCheck",
+  HTTP2: "http2HealthCheck",
+  TCP: "tcpHealthCheck",
+  SSL: "sslHealthCheck",
+  GRPC: "grpcHealthCheck",
+  GRPC_WITH_TLS: "grpcTlsHealthCheck",
+} as const satisfies Readonly<Record<string, keyof IHealthCheck>>;
+
+type SubMessageKey = (typeof HEALTH_CHECK_SUB_MESSAGE)[keyof typeof HEALTH_CHECK_SUB_MESSAGE];
+type SubMessage = Record<string, unknown>;
+
+/**
+ * HEALTH_CHECK_DEFAULT_PORT is the port Compute uses when a check's sub-message has none:
+ * "The default value is 80" (HTTPHealthCheck, TCPHealthCheck) and 443 (HTTPSHealthCheck,
+ * HTTP2HealthCheck, SSLHealthCheck), compute.proto. gRPC checks document no default.
+ */
+export const HEALTH_CHECK_DEFAULT_PORT: Readonly<Partial<Record<string, number>>> = {
+  HTTP: 80,
+  HTTPS: 443,
+  HTTP2: 443,
+  TCP: 80,
+  SSL: 443,
+};
+
+/** HEALTH_CHECK_DEFAULT_PATH is the request path of an HTTP(S)/HTTP2 check without one ("The default value is /"). */
+export const HEALTH_CHECK_DEFAULT_PATH = "/";
+
+// The fields each sub-message has (compute.proto), so a type change carries over only
+// what the new type can hold.
+const SUB_MESSAGE_FIELDS: Readonly<Record<SubMessageKey, readonly string[]>> = {
+  httpHealthCheck: [
+    "host",
+    "port",
+    "portName",
+    "portSpecification",
+    "proxyHeader",
+    "requestPath",
+    "response",
+  ],
+  httpsHealthCheck: [
+    "host",
+    "port",
+    "portName",
+    "portSpecification",
+    "proxyHeader",
+    "requestPath",
+    "response",
+  ],
+  http2HealthCheck: [
+    "host",
+    "port",
+    "portName",
+    "portSpecification",
+    "proxyHeader",
+    "requestPath",
+    "response",
+  ],
+  tcpHealthCheck: ["port", "portName", "portSpecification", "proxyHeader", "request", "response"],
+  sslHealthCheck: ["port", "portName", "portSpecification", "proxyHeader", "request", "response"],
+  grpcHealthCheck: ["grpcServiceName", "port", "portName", "portSpecification"],
+  grpcTlsHealthCheck: ["grpcServiceName", "port", "portSpecification"],
+};
+
+function hasRequestPath(type: string): boolean {
+  return type === "HTTP" || type === "HTTPS" || type === "HTTP2";
+}
+
+function subMessageKey(type: string): SubMessageKey | undefined {
+  return (HEALTH_CHECK_SUB_MESSAGE as Readonly<Record<string, SubMessageKey>>)[type];
+}
+
+/** typeOf reads a health check's type; a check without one is typed by the sub-message it carries. */
+function typeOf(live: IHealthCheck): string {
+  if (live.type) return live.type;
+  const found = Object.entries(HEALTH_CHECK_SUB_MESSAGE).find(([, key]) => live[key]);
+  return found?.[0] ?? "HTTP";
+}
+
+function subMessageOf(live: IHealthCheck, type: string): SubMessage {
+  const key = subMessageKey(type);
+  const sub = key ? live[key] : undefined;
+  return sub && typeof sub === "object" ? { ...(sub as SubMessage) } : {};
+}
+
+/**
+ * usesFixedPort says whether a sub-message's `port` is the port checked. With
+ * USE_SERVING_PORT (or the unsupported USE_NAMED_PORT) the port comes from the backend
+ * service instead (`portSpecification`, HTTPHealthCheck in compute.proto).
+ */
+function usesFixedPort(sub: SubMessage): boolean {
+  const spec = sub["portSpecification"];
+  return spec === undefined || spec === null || spec === "" || spec === "USE_FIXED_PORT";
+}
+
+function healthCheckName(ref: Pick<ResourceRef, "project" | "id">): string {
+  return names.computeHealthCheck.format({ project: ref.project, healthCheck: ref.id });
+}
+
+function projectOf(live: IHealthCheck, fallback: string): string {
+  const m = /\/projects\/([^/]+)\//.exec(live.selfLink ?? "");
+  return m?.[1] ?? fallback;
+}
+
+function observe(
+  live: IHealthCheck,
+  project: string,
+  running: readonly IOperation[],
+): Observed<IHealthCheck> {
+  const id = String(live.name ?? "");
+  const name = healthCheckName({ project, id });
+  return {
+    ref: { kind: "HealthCheck", project, location: "global", id },
+    name,
+    live,
+    // Compute's HealthCheck has no fingerprint (compute.proto), so there is no token.
+    version: undefined,
+    readiness: computeReadiness(live.selfLink ?? computeUrl(name), running),
+  };
+}
+
+/** HealthCheckWriteError is a change this reconciler refuses to write. */
+export class HealthCheckWriteError extends Error {
+  /** `UNWRITABLE_FIELD`: the change names a field capstan does not write on health checks. */
+  readonly code: "UNWRITABLE_FIELD";
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = "HealthCheckWriteError";
+    this.code = "UNWRITABLE_FIELD";
+  }
+}
+
+/** TIMING_FIELDS are the top-level integer fields of a check, written as they are. */
+const TIMING_FIELDS = ["checkIntervalSec", "timeoutSec", "healthyThreshold", "unhealthyThreshold"] as const;
+type TimingField = (typeof TIMING_FIELDS)[number];
+
+function isTimingField(f: unknown): f is TimingField {
+  return typeof f === "string" && (TIMING_FIELDS as readonly string[]).includes(f);
+}
+
+/**
+ * healthCheckReconciler manages global Compute Engine health checks
+ * (https://cloud.google.com/compute/docs/reference/rest/v1/healthChecks): type, port and
+ * request path (which live in the sub-message of the check's type), interval, timeout,
+ * thresholds and logging. A write is one `healthChecks.patch` (JSON merge patch) of the
+ * changed fields, or, when the type changes, one `healthChecks.update` of the whole
+ * check read from live (see `write`). Health checks carry no fingerprint, so Compute
+ * offers no precondition: the executor's re-read right before each write, which refuses
+ * to overwrite a value someone changed since the plan, is the only guard.
+ */
+export const healthCheckReconciler = {
+  kind: "HealthCheck",
+  diffOptions: {},
+
+  scopeOf(ref: ResourceRef): Scope {
+    // Global health checks are listed per project.
+    return { project: ref.project, location: "global" };
+  },
+
+  fullName(ref: ResourceRef): string {
+    return healthCheckName(ref);
+  },
+
+  async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<IHealthCheck>[]> {
+    const items: IHealthCheck[] = [];
+    let pageToken: string | undefined;
+    do {
+      const request = {
+        project: scope.project,
+        maxResults: COMPUTE_LIST_PAGE_SIZE,
+        ...(pageToken ? { pageToken } : {}),
+      };
+      const [page, , raw] = await gcp.call(
+        { api: COMPUTE_API, method: "healthChecks.list", write: false, location: "global" },
+        () => gcp.clients.compute.healthChecks.list(request, { ...GAX_CALL_OPTIONS, autoPaginate: false }),
+        signal,
+      );
+      items.push(...page);
+      pageToken = raw?.nextPageToken || undefined;
+    } while (pageToken);
+    // One operations list for the whole scope, not one per health check.
+    const running = items.length ? await runningGlobalOperations(gcp, scope.project, undefined, signal) : [];
+    return items.map((live) => observe(live, projectOf(live, scope.project), running));
+  },
+
+  async get(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<Observed<IHealthCheck> | undefined> {
+    let live: IHealthCheck;
+    try {
+      [live] = await gcp.call(
+        { api: COMPUTE_API, method: "healthChecks.get", write: false, location: "global" },
+        () =>
+          gcp.clients.compute.healthChecks.get(
+            { project: ref.project, healthCheck: ref.id },
+            GAX_CALL_OPTIONS,
+          ),
+        signal,
+      );
+    } catch (err) {
+      // 404 notFound: "The resource '...' was not found".
+      if (errorCode(err) === Code.NOT_FOUND) return undefined;
+      throw err;
+    }
+    const link = live.selfLink ?? computeUrl(healthCheckName(ref));
+    const running = await runningGlobalOperations(gcp, ref.project, link, signal);
+    return observe(live, ref.project, running);
+  },
+
+  desired(resource: Resource<"HealthCheck">): Record<string, unknown> {
+    const s: HealthCheckSpec = resource.spec;
+    const out: Record<string, unknown> = {};
+    if (s.type !== undefined) out["type"] = s.type;
+    if (s.port !== undefined) out["port"] = s.port;
+    if (s.requestPath !== undefined) out["requestPath"] = s.requestPath;
+    for (const f of TIMING_FIELDS) if (s[f] !== undefined) out[f] = s[f];
+    if (s.logConfig?.enable !== undefined) out["logConfig"] = { enable: s.logConfig.enable };
+    return out;
+  },
+
+  normalize(live: IHealthCheck): Record<string, unknown> {
+    const type = typeOf(live);
+    const sub = subMessageOf(live, type);
+    const out: Record<string, unknown> = { type };
+    // A check whose port comes from the backend service (USE_SERVING_PORT) has no port
+    // of its own, so a spec's port shows as a change.
+    if (usesFixedPort(sub)) {
+      const port = typeof sub["port"] === "number" ? sub["port"] : HEALTH_CHECK_DEFAULT_PORT[type];
+      if (port !== undefined) out["port"] = port;
+    }
+    if (hasRequestPath(type)) {
+      out["requestPath"] =
+        typeof sub["requestPath"] === "string" && sub["requestPath"] !== ""
+          ? sub["requestPath"]
+          : HEALTH_CHECK_DEFAULT_PATH;
+    }
+    for (const f of TIMING_FIELDS) out[f] = live[f] ?? HEALTH_CHECK_LIMITS[f].default;
+    // "This is false by default" (HealthCheckLogConfig.enable, compute.proto).
+    out["logConfig"] = { enable: live.logConfig?.enable ?? false };
+    return out;
+  },
+
+  disruptions(
+    _changes: readonly FieldChange[],
+    _observed: Observed<IHealthCheck>,
+    _resource: Resource<"HealthCheck">,
+  ): Disruption[] {
+    // A health check is patched in place: same resource, same URL, nothing restarts and
+    // backends keep serving. Probing with new settings changes how fast a failing
+    // backend is marked unhealthy, which the plan shows as the change itself.
+    return [];
+  },
+
+  async write(
+    gcp: Gcp,
+    observed: Observed<IHealthCheck>,
+    _resource: Resource<"HealthCheck">,
+    changes: readonly FieldChange[],
+    options: WriteOptions = {},
+  ): Promise<WriteResult> {
+    // healthChecks.patch and update have no validate-only mode.
+    if (options.validateOnly) return { poller: undefined, validated: false };
+    const live = observed.live;
+    const liveType = typeOf(live);
+    const patch: IHealthCheck = {};
+    let type = liveType;
+    let port: number | undefined;
+    let requestPath: string | undefined;
+    let enableLog: boolean | undefined;
+    for (const c of changes) {
+      const [head, sub] = c.path;
+      if (isTimingField(head)) {
+        patch[head] = Number(c.after);
+      } else if (head === "type") {
+        type = String(c.after) as HealthCheckType;
+      } else if (head === "port") {
+        port = Number(c.after);
+      } else if (head === "requestPath") {
+        requestPath = String(c.after);
+      } else if (head === "logConfig" && (sub === "enable" || sub === undefined)) {
+        const v = sub === undefined ? (c.after as { enable?: unknown } | undefined)?.enable : c.after;
+        enableLog = v === true;
+      } else {
+        throw new HealthCheckWriteError(
+          `could not update ${observed.name}: ${c.field} is not a field capstan writes on health checks`,
+        );
+      }
+    }
+    const key = subMessageKey(type);
+    if ((port !== undefined || requestPath !== undefined || type !== liveType) && !key) {
+      throw new HealthCheckWriteError(`could not update ${observed.name}: unknown health check type ${type}`);
+    }
+    if (requestPath !== undefined && !hasRequestPath(type)) {
+      throw new HealthCheckWriteError(
+        `could not update ${observed.name}: a ${type} health check has no request path`,
+      );
+    }
+    if (enableLog !== undefined) patch.logConfig = { ...(live.logConfig ?? {}), enable: enableLog };
+
+    // The sub-message goes whole, built from live, so its unmanaged fields (host,
+    // proxyHeader, response) survive even where a server replaced nested messages
+    // rather than merging them.
+    let next: SubMessage | undefined;
+    if (type !== liveType || port !== undefined || requestPath !== undefined) {
+      const from = subMessageOf(live, liveType);
+      next = {};
+      for (const f of SUB_MESSAGE_FIELDS[key!])
+        if (from[f] !== undefined && from[f] !== null) next[f] = from[f];
+      if (type !== liveType && next["port"] === undefined && usesFixedPort(from)) {
+        // The port checked stays what it was (the old type's default when unset), as the
+        // plan showed: only the fields in `changes` change.
+        const was = HEALTH_CHECK_DEFAULT_PORT[liveType];
+        if (was !== undefined) next["port"] = was;
+      }
+      if (port !== undefined) {
+        next["port"] = port;
+        // A stated port only means something with a fixed port: with USE_SERVING_PORT
+        // Compute takes the backend service's port instead (portSpecification).
+        if (!usesFixedPort(next)) next["portSpecification"] = "USE_FIXED_PORT";
+      }
+      if (requestPath !== undefined) next["requestPath"] = requestPath;
+    }
+
+    const project = observed.ref.project;
+    const healthCheck = observed.ref.id;
+    if (type !== liveType) {
+      // A merge patch cannot remove the old type's sub-message (the client drops nulls
+      // while encoding), and Compute refuses a check whose sub-message does not match its
+      // type: "Invalid value for field 'resource.httpHealthCheck': ''. HTTP healthCheck
+      // specified for protocol HTTPS." (hashicorp/terraform-provider-google#92, fixed in
+      // #944 by sending the old block as null). So a type change replaces the whole check
+      // with healthChecks.update: live as read, the old sub-message dropped, the new one
+      // set, with every other field sent back unchanged.
+      const oldKey = subMessageKey(liveType);
+      const body: IHealthCheck = { ...live, ...patch, type };
+      if (oldKey) delete body[oldKey];
+      body[key!] = next as never;
+      const [lro] = await gcp.call(
+        { api: COMPUTE_API, method: "healthChecks.update", write: true, location: "global" },
+        () =>
+          gcp.clients.compute.healthChecks.update(
+            { project, healthCheck, healthCheckResource: body },
+            GAX_CALL_OPTIONS,
+          ),
+        options.signal,
+      );
+      return { poller: startedPoller(gcp, project, lro) };
+    }
+    if (next) patch[key!] = next as never;
+    // "This method supports PATCH semantics and uses the JSON merge patch format and
+    // processing rules" (https://cloud.google.com/compute/docs/reference/rest/v1/healthChecks/patch):
+    // only the changed fields are sent, so a concurrent change to another field survives.
+    const [lro] = await gcp.call(
+      { api: COMPUTE_API, method: "healthChecks.patch", write: true, location: "global" },
+      () =>
+        gcp.clients.compute.healthChecks.patch(
+          { project, healthCheck, healthCheckResource: patch },
+          GAX_CALL_OPTIONS,
+        ),
+      options.signal,
+    );
+    return { poller: startedPoller(gcp, project, lro) };
+  },
+
+  pending(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<OperationPoller | undefined> {
+    // A write while another runs is refused with 400 resourceNotReady, which is no
+    // conflict the executor would retry: it waits for the running operation instead.
+    return pendingComputeOperation(gcp, ref.project, computeUrl(healthCheckName(ref)), signal);
+  },
+
+  async check(
+    _gcp: Gcp,
+    resource: Resource<"HealthCheck">,
+    observed: Observed<IHealthCheck>,
+    _changes: readonly FieldChange[],
+  ): Promise<CheckResult> {
+    // The rules shared with the offline validator, judged with the live half: a timeout
+    // above the live interval, a request path on a live TCP/SSL/GRPC check.
+    const live = healthCheckReconciler.normalize(observed.live) as LiveSpecOf<"HealthCheck">;
+    return { problems: checkAgainstLive(resource, live).problems.map((p) => p.message), notes: [] };
+  },
+} satisfies Reconciler<"HealthCheck", IHealthCheck>;
