@@ -198,13 +198,14 @@ describe("execute against the simulator (Cloud SQL)", () => {
   });
 
   it("starts a restart only inside the maintenance window the spec names", async () => {
-    // Simulated time runs 100,000× so waiting most of an hour takes tens of milliseconds.
-    const probe = await startSim(FIXTURE, { timeScale: 100_000 });
-    const next = new Date(probe.sim.clock.now() + 3_600_000);
+    // Simulated time runs 10,000×: the window opens one to two simulated hours from now
+    // (0.36 to 0.72 s), far enough that planning under load cannot reach it first.
+    const probe = await startSim(FIXTURE, { timeScale: 10_000 });
+    const next = new Date(probe.sim.clock.now() + 2 * 3_600_000);
     await probe.close();
     const day = ((next.getUTCDay() + 6) % 7) + 1;
     const spec = `${SPEC}  maintenanceWindow:\n    day: ${day}\n    hour: ${next.getUTCHours()}\n`;
-    const { run, events } = await setup(FIXTURE, spec, 100_000);
+    const { run, events } = await setup(FIXTURE, spec, 10_000);
     const report = await run();
     expect(report.outcome).toBe("converged");
     expect(events.find((e) => e.type === "window-wait")).toBeDefined();
