@@ -160,6 +160,15 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
   }
   if (steps.length === 0)
     return { outcome: "nothing-to-do", message: "no changes", steps: [], rolledBack: [], live: [] };
+  // A replacement would need a delete, which capstan never does: refuse before the first
+  // step rather than stop half-way through the rollout.
+  const replacements = result.planned.filter((p) => p.disruptions.some((d) => d.kind === "replacement"));
+  if (replacements.length > 0) {
+    return finish(
+      "refused",
+      `${replacements.map((p) => p.address).join(", ")} can only be changed by replacing the resource, which capstan never does; replace it by hand (create the new one, move its users, delete the old one), then apply again`,
+    );
+  }
 
   for (const step of steps) {
     const started = clock.now();
