@@ -88,15 +88,12 @@ describe("plan rendering", () => {
 
 describe("plan JSON schema", () => {
   it("accepts the JSON rendering of a plan", async () => {
-    const { default: Ajv2020 } = await import("ajv/dist/2020.js");
-    const { default: addFormats } = await import("ajv-formats");
+    const { compileSchema } = await import("../spec/validate.ts");
     const { readFileSync } = await import("node:fs");
     const schema = JSON.parse(
       readFileSync(new URL("../../schemas/plan.schema.json", import.meta.url), "utf8"),
     );
-    const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
-    addFormats(ajv);
-    const validate = ajv.compile(schema);
+    const validate = compileSchema(schema);
     const ok = validate(JSON.parse(renderJson(plan)));
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
