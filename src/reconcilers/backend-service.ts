@@ -275,6 +275,65 @@ function readNeg(
 }
 
 /**
+ * prefetchNegs lists the regional NEGs of every (project, region) the backend services'
+ * backends name and seeds the cache with them, so observing N backend services costs one
+ * list call per region (plus pages) instead of one get per NEG. NEGs absent from the list
+ * resolve to undefined (deleted since), as a 404 on get would.
+ */
+async function prefetchNegs(
+  gcp: Gcp,
+  items: readonly IBackendService[],
+  fallbackProject: string,
+  cache: NegCache,
+  signal?: AbortSignal,
+): Promise<void> {
+  const wanted = new Map<string, Set<string>>();
+  for (const bs of items) {
+    const project = projectOf(bs, fallbackProject);
+    for (const b of bs.backends ?? []) {
+      const rel = relativeReference(String(b.group ?? ""), project);
+      const p = names.computeRegionNeg.parse(rel);
+      if (!p) continue;
+      const key = `${p.project}/${p.region}`;
+      if (!wanted.has(key)) wanted.set(key, new Set());
+      wanted.get(key)!.add(rel);
+    }
+  }
+  await Promise.all(
+    [...wanted].map(async ([key, rels]) => {
+      const [project, region] = key.split("/") as [string, string];
+      const found = new Map<string, INetworkEndpointGroup>();
+      let pageToken: string | undefined;
+      do {
+        const request = {
+          project,
+          region,
+          maxResults: COMPUTE_LIST_PAGE_SIZE,
+          ...(pageToken ? { pageToken } : {}),
+        };
+        const [page, , raw] = await gcp.call(
+          { api: COMPUTE_API, method: "regionNetworkEndpointGroups.list", write: false, location: region },
+          () =>
+            gcp.clients.compute.regionNetworkEndpointGroups.list(request, {
+              ...GAX_CALL_OPTIONS,
+              autoPaginate: false,
+            }),
+          signal,
+        );
+        for (const neg of page) {
+          found.set(
+            names.computeRegionNeg.format({ project, region, networkEndpointGroup: String(neg.name) }),
+            neg,
+          );
+        }
+        pageToken = raw?.nextPageToken || undefined;
+      } while (pageToken);
+      for (const rel of rels) cache.set(rel, Promise.resolve(found.get(rel)));
+    }),
+  );
+}
+
+/**
  * withNegs reads the regional NEGs a backend service's backends name. Zonal NEGs and
  * instance groups are never serverless, so only regional NEGs are read.
  */
@@ -480,9 +539,10 @@ export const backendServiceReconciler = {
       items.push(...page);
       pageToken = raw?.nextPageToken || undefined;
     } while (pageToken);
-    // Backend services often share NEGs (one per service and region): one cache for the
-    // whole list makes it one get per distinct NEG.
+    // Only a NEG says whether it is serverless and what it serves. Rather than one get per
+    // NEG, list the NEGs of every region the backends name: one call per region and page.
     const cache: NegCache = new Map();
+    await prefetchNegs(gcp, items, scope.project, cache, signal);
     const lives = await Promise.all(
       items.map((bs) => withNegs(gcp, bs, projectOf(bs, scope.project), cache, signal)),
     );

@@ -170,7 +170,7 @@ describe("BackendService reconciler", () => {
       }
     });
 
-    it("reads each distinct NEG once per list call, however many backend services share it", async () => {
+    it("lists the NEGs of each region the backends name once, instead of a get per NEG", async () => {
       const listed = await rec.list(gcp, rec.scopeOf(refOf("api-backend")));
       expect(listed.map((o) => o.ref.id).sort()).toEqual([
         "api-backend",
@@ -178,11 +178,12 @@ describe("BackendService reconciler", () => {
         "canary-backend",
         "vm-backend",
       ]);
-      const negGets = h.sim
-        .requests()
-        .filter((e) => e.rpc.endsWith("RegionNetworkEndpointGroups.Get"))
-        .map((e) => e.path);
-      expect(negGets.sort()).toEqual([`/compute/v1/${NEG("api-neg")}`, `/compute/v1/${NEG("canary-neg")}`]);
+      const log = h.sim.requests();
+      expect(log.filter((e) => e.rpc.endsWith("RegionNetworkEndpointGroups.Get"))).toHaveLength(0);
+      const negLists = log.filter((e) => e.rpc.endsWith("RegionNetworkEndpointGroups.List"));
+      // Every NEG these backend services name is in one region.
+      expect(negLists).toHaveLength(1);
+      expect(listed.find((o) => o.ref.id === "canary-backend")?.live.negs).not.toEqual({});
       // And one operations list for the scope, for readiness.
       expect(h.sim.requests().filter((e) => e.rpc.endsWith("GlobalOperations.List"))).toHaveLength(1);
     });
