@@ -15,3 +15,25 @@ export interface Gcp {
 export function gcpAccess(clients: GcpClients, caller: GcpCaller): Gcp {
   return { clients, call: (meta, fn, signal) => caller.call(meta, fn, signal) };
 }
+
+/**
+ * withReadMemo returns a Gcp that shares the answer of keyed reads (CallMeta.key) for as
+ * long as it is used: a plan reads each referenced secret version once, however many
+ * services reference it. Failed reads are not remembered.
+ */
+export function withReadMemo(gcp: Gcp): Gcp {
+  const memo = new Map<string, Promise<unknown>>();
+  return {
+    clients: gcp.clients,
+    call<T>(meta: CallMeta, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      if (meta.write || meta.key === undefined) return gcp.call(meta, fn, signal);
+      const key = `${meta.api}|${meta.key}`;
+      const hit = memo.get(key);
+      if (hit) return hit as Promise<T>;
+      const p = gcp.call(meta, fn, signal);
+      memo.set(key, p);
+      p.catch(() => memo.delete(key));
+      return p;
+    },
+  };
+}

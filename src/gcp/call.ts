@@ -5,6 +5,12 @@ import type { CallClass, RateLimiter } from "./ratelimit.ts";
 export interface CallMeta extends CallClass {
   /** The method, for metrics and messages, e.g. `services.update`. */
   readonly method: string;
+  /**
+   * Identifies a read whose answer may be shared within one plan (e.g.
+   * `secretVersion:projects/p/secrets/s/versions/latest`): many services referencing one
+   * secret cost one read. Ignored for writes.
+   */
+  readonly key?: string;
 }
 
 /**

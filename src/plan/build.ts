@@ -9,7 +9,7 @@ import {
 } from "../capacity/model.ts";
 import type { Clock } from "../clock/index.ts";
 import { diffManaged, type FieldChange } from "../diff/index.ts";
-import type { Gcp } from "../gcp/access.ts";
+import { type Gcp, withReadMemo } from "../gcp/access.ts";
 import type { Observed, Reconciler, ResourceRef, Scope } from "../reconcilers/types.ts";
 import type { AnyResource, Resource, SpecSet } from "../spec/types.ts";
 import {
@@ -121,7 +121,9 @@ export async function observe(
  * secrets and validate-only requests.
  */
 export async function buildPlan(options: BuildPlanOptions): Promise<PlanResult> {
-  const { specs, gcp, reconcilers, clock, signal } = options;
+  const { specs, reconcilers, clock, signal } = options;
+  // One plan reads each shared thing (a secret version many services use) once.
+  const gcp = withReadMemo(options.gcp);
   const problems: Problem[] = specs.problems.map((p) => ({
     severity: "error",
     message: p.message,
