@@ -3,6 +3,7 @@ import { parse as parseYaml } from "yaml";
 import { compute } from "./compute/index.ts";
 import { type Fixture, Simulator, type SimulatorOptions } from "./core/server.ts";
 import type { SimServiceFactory } from "./core/types.ts";
+import { connectLoadModel, loadModel } from "./load/index.ts";
 import { monitoring } from "./monitoring/index.ts";
 import { cloudRun } from "./run/index.ts";
 import { secretManager } from "./secretmanager/index.ts";
@@ -23,11 +24,16 @@ export const ALL_SERVICES: readonly SimServiceFactory[] = [
   compute,
   cloudRun,
   monitoring,
+  // Last: its snapshots read the other services, which a fixture must have loaded first.
+  loadModel,
 ];
 
 /** createSimulator builds a simulator of every API capstan uses. */
 export function createSimulator(options: Omit<SimulatorOptions, "services"> = {}): Simulator {
-  return new Simulator({ services: ALL_SERVICES, ...options });
+  const sim = new Simulator({ services: ALL_SERVICES, ...options });
+  // The load model reads the other services' live state, which a service factory cannot reach.
+  connectLoadModel(sim);
+  return sim;
 }
 
 /** loadFixture reads a YAML (or JSON) simulator fixture. */

@@ -22,7 +22,12 @@ import {
   type ValueType,
 } from "./time-series.ts";
 
-export type { DistributionValue, MetricValue, SeriesIdentity } from "./time-series.ts";
+export type {
+  DistributionValue,
+  MetricDescriptorInfo,
+  MetricValue,
+  SeriesIdentity,
+} from "./time-series.ts";
 export { distributionOf, KNOWN_METRICS, SAMPLE_PERIOD_MS } from "./time-series.ts";
 
 const SVC = "google.monitoring.v3.MetricService";
@@ -50,6 +55,12 @@ export interface MetricSource {
     metricLabels: Readonly<Record<string, string>>,
     timeMs: number,
   ): MetricValue | undefined;
+  /**
+   * descriptor describes a metric type the source writes that the simulator does not know
+   * (a user-defined `custom.googleapis.com/...` metric), as writing its first point
+   * creates the descriptor in GCP.
+   */
+  descriptor?(metricType: string): MetricDescriptorInfo | undefined;
 }
 
 /** A distribution as a fixture gives it: google.api.Distribution JSON. */
@@ -121,7 +132,9 @@ export function monitoring(ctx: SimContext): MonitoringService {
   const extraDescriptors = new Map<string, MetricDescriptorInfo>();
 
   const descriptorOf = (type: string): MetricDescriptorInfo | undefined =>
-    KNOWN_METRICS[type] ?? extraDescriptors.get(type);
+    KNOWN_METRICS[type] ??
+    extraDescriptors.get(type) ??
+    sources.map((src) => src.descriptor?.(type)).find((d) => d !== undefined);
 
   const staticSource: MetricSource = {
     series: (type) => [...stored.values()].filter((s) => s.id.metricType === type).map((s) => s.id),
