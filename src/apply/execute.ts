@@ -9,7 +9,7 @@ import type { Planned, PlanResult, Reconcilers } from "../plan/build.ts";
 import type { Step } from "../plan/steps.ts";
 import type { Reconciler } from "../reconcilers/types.ts";
 import type { GateSpec } from "../spec/types.ts";
-import { type GateReader, gateKind, gatePasses } from "./gates.ts";
+import { type GateReader, type GateSubject, gateKind, gatePasses, gateWorse } from "./gates.ts";
 import type { ProgressSink } from "./progress.ts";
 import { describeWindow, msUntilWindow } from "./window.ts";
 
@@ -68,7 +68,9 @@ export type ApplyOutcome =
   | "refused"
   | "rolled-back"
   | "failed"
-  | "interrupted";
+  | "interrupted"
+  /** Every step applied and passed its gates, but the end-to-end verification did not. */
+  | "unverified";
 
 /** ApplyReport says what happened, what was rolled back and what the live state is. */
 export interface ApplyReport {
@@ -198,6 +200,8 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
     }
     const written: string[] = [];
     const skipped: string[] = [];
+    const targets = gateTargets(options, step);
+    const baseline = await readBaseline(options, targets);
     try {
       await Promise.all(
         [...groups].map(async ([address, changes]) => {
@@ -207,7 +211,7 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
       );
       await Promise.all(written.map((a) => awaitReady(options, byAddress.get(a)!, emit, shapes)));
       for (const a of skipped) await refreshShape(options, byAddress.get(a)!, shapes);
-      await settleAndGate(options, step, emit);
+      await settleAndGate(options, targets, baseline, emit);
       const invariants = checkInvariants(policies, capacityState({ ...result.world, shapes }));
       emit({ type: "invariants", results: invariants });
       const worse = regressions(start, invariants);
@@ -279,7 +283,20 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
       );
     }
   }
-  return finish("converged", `all ${steps.length} step(s) applied`);
+  // End-to-end verification: every gate of every policy against its threshold, now that
+  // the whole rollout is in. Nothing is rolled back here: each step passed its own gates.
+  try {
+    const all = gateTargets(options, undefined);
+    for (const t of all) await sampleGate(options, t, undefined, emit);
+  } catch (err) {
+    if (signal?.aborted) return finish("interrupted", "interrupted during end-to-end verification");
+    const reason = err instanceof Error ? err.message : String(err);
+    return finish(
+      "unverified",
+      `all ${steps.length} step(s) applied, but end-to-end verification failed: ${reason}`,
+    );
+  }
+  return finish("converged", `all ${steps.length} step(s) applied and verified`);
 }
 
 async function waitForWindows(
@@ -424,80 +441,118 @@ async function awaitReady(
   }
 }
 
-/**
- * settleAndGate waits the policy's settle time, then reads each gate of every policy
- * whose resources the step touched. A gate fails when `failureLimit` samples in a row
- * fail, one window apart; one passing sample passes it.
- */
-async function settleAndGate(options: ExecuteOptions, step: Step, emit: ProgressSink): Promise<void> {
-  const { result, clock, signal } = options;
-  const touched = new Set(step.changes.map((c) => c.address));
-  const policies = result.world.policies.filter((pol) =>
-    pol.spec.members.some((m) => {
-      const addrs = [m.service, m.sqlInstance, m.connector]
-        .filter((r) => r !== undefined)
-        .map((r) => [...result.world.resources.values()].find((x) => x.gcpName === r.name))
-        .filter((x) => x !== undefined)
-        .map(addressOf);
-      return addrs.some((a) => touched.has(a));
-    }),
-  );
-  if (policies.length === 0) return;
-  const settle = Math.max(...policies.map((p) => p.spec.rollout.settleTime));
-  if (settle > 0) {
-    emit({ type: "settle", seconds: settle });
-    await clock.sleep(settle * 1000, signal);
-  }
-  for (const pol of policies) {
-    for (const gate of pol.spec.rollout.gates) await readGate(options, pol.spec.members, gate, emit);
-  }
+/** GateTarget is one gate on one subject resource. */
+interface GateTarget {
+  readonly gate: GateSpec;
+  readonly subject: GateSubject;
+  readonly settle: number;
 }
 
-async function readGate(
+/**
+ * gateTargets lists the gates to read: those of every policy whose resources `step`
+ * touches, or of every policy when `step` is undefined (end-to-end verification), each
+ * on the resources its metric describes.
+ */
+function gateTargets(options: ExecuteOptions, step: Step | undefined): GateTarget[] {
+  const { result } = options;
+  const byName = (name: string | undefined) =>
+    name === undefined ? undefined : [...result.world.resources.values()].find((x) => x.gcpName === name);
+  const touched = step ? new Set(step.changes.map((c) => c.address)) : undefined;
+  const out: GateTarget[] = [];
+  for (const pol of result.world.policies) {
+    const members = pol.spec.members;
+    const addrs = members
+      .flatMap((m) => [m.service.name, m.sqlInstance?.name, m.connector?.name])
+      .map(byName)
+      .filter((x) => x !== undefined)
+      .map(addressOf);
+    if (touched && !addrs.some((a) => touched.has(a))) continue;
+    for (const gate of pol.spec.rollout.gates) {
+      const kind = gateKind(gate.metric);
+      const names = new Set(
+        members.map((m) =>
+          kind === "VpcConnector"
+            ? m.connector?.name
+            : kind === "SqlInstance"
+              ? m.sqlInstance?.name
+              : m.service.name,
+        ),
+      );
+      for (const r of result.world.resources.values()) {
+        if (!r.gcpName || !names.has(r.gcpName)) continue;
+        out.push({
+          gate,
+          subject: { address: addressOf(r), project: r.metadata.project, id: r.metadata.name },
+          settle: pol.spec.rollout.settleTime,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+async function readBaseline(
   options: ExecuteOptions,
-  members: readonly {
-    service: { name: string };
-    sqlInstance?: { name: string } | undefined;
-    connector?: { name: string } | undefined;
-  }[],
-  gate: GateSpec,
+  targets: readonly GateTarget[],
+): Promise<(number | undefined)[]> {
+  return Promise.all(targets.map((t) => options.gates(t.gate, t.subject, options.signal)));
+}
+
+/**
+ * settleAndGate waits the longest settle time of the policies the step touched, then
+ * reads their gates. During the rollout a gate fails the step only when its metric is
+ * beyond the threshold and worse than before the step: the targets are the end state's,
+ * and an early step (infrastructure first) cannot meet all of them, but it must not make
+ * any of them worse. `failureLimit` failing samples in a row, one window apart, fail it.
+ */
+async function settleAndGate(
+  options: ExecuteOptions,
+  targets: readonly GateTarget[],
+  baseline: readonly (number | undefined)[],
   emit: ProgressSink,
 ): Promise<void> {
-  const { result, clock, signal } = options;
-  const kind = gateKind(gate.metric);
-  const names = new Set(
-    members.flatMap((m) =>
-      kind === "VpcConnector"
-        ? [m.connector?.name]
-        : kind === "SqlInstance"
-          ? [m.sqlInstance?.name]
-          : [m.service.name],
-    ),
-  );
-  const subjects = [...result.world.resources.values()].filter((r) => r.gcpName && names.has(r.gcpName));
-  for (const r of subjects) {
-    const subject = { address: addressOf(r), project: r.metadata.project, id: r.metadata.name };
-    for (let sample = 1; ; sample++) {
-      const value = await options.gates(gate, subject, signal);
-      const ok = gatePasses(gate, value);
-      emit({
-        type: "gate",
-        gate: gate.metric,
-        subject: subject.address,
-        value,
-        threshold: gate.threshold,
-        ok,
-        sample,
-      });
-      if (ok) break;
-      if (sample >= gate.failureLimit) {
-        throw new StopError(
-          "GATE_FAILED",
-          `gate ${gate.metric} on ${subject.address} failed ${sample} sample(s) in a row: ${value} is ${gate.failWhen} the threshold ${gate.threshold}`,
-        );
-      }
-      await clock.sleep(gate.window * 1000, signal);
+  if (targets.length === 0) return;
+  const settle = Math.max(...targets.map((t) => t.settle));
+  if (settle > 0) {
+    emit({ type: "settle", seconds: settle });
+    await options.clock.sleep(settle * 1000, options.signal);
+  }
+  for (const [i, t] of targets.entries()) await sampleGate(options, t, baseline[i], emit);
+}
+
+/**
+ * sampleGate reads one gate until it passes or fails `failureLimit` samples in a row.
+ * With a baseline, only a value beyond the threshold and worse than the baseline fails;
+ * without one (end-to-end verification), any value beyond the threshold fails.
+ */
+async function sampleGate(
+  options: ExecuteOptions,
+  t: GateTarget,
+  baseline: number | undefined,
+  emit: ProgressSink,
+): Promise<void> {
+  const { gate, subject } = t;
+  for (let sample = 1; ; sample++) {
+    const value = await options.gates(gate, subject, options.signal);
+    const ok = gatePasses(gate, value) || (baseline !== undefined && !gateWorse(gate, value, baseline));
+    emit({
+      type: "gate",
+      gate: gate.metric,
+      subject: subject.address,
+      value,
+      threshold: gate.threshold,
+      ok,
+      sample,
+    });
+    if (ok) return;
+    if (sample >= gate.failureLimit) {
+      const vs = baseline === undefined ? "" : `, worse than ${baseline} before the step`;
+      throw new StopError(
+        "GATE_FAILED",
+        `gate ${gate.metric} on ${subject.address} failed ${sample} sample(s) in a row: ${value} is ${gate.failWhen} the threshold ${gate.threshold}${vs}`,
+      );
     }
+    await options.clock.sleep(gate.window * 1000, options.signal);
   }
 }
 

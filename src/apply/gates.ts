@@ -41,8 +41,9 @@ function subjectMatches(labels: Record<string, string> | null | undefined, subje
 
 /**
  * monitoringGateReader reads gates through the Cloud Monitoring API (timeSeries.list),
- * aligned to the gate's window: ALIGN_MAX for gauges, ALIGN_PERCENTILE_99 for
- * distributions, taking the highest (for `above`) or lowest (for `below`) series.
+ * aligned to the gate's window, reading the worst of it: the maximum (99th percentile
+ * for distributions) for `above` gates, the minimum (5th percentile) for `below` gates,
+ * and the worst series.
  */
 export function monitoringGateReader(gcp: Gcp, clock: Clock): GateReader {
   return async (gate, subject, signal) => {
@@ -57,7 +58,14 @@ export function monitoringGateReader(gcp: Gcp, clock: Clock): GateReader {
       },
       aggregation: {
         alignmentPeriod: { seconds: window },
-        perSeriesAligner: DISTRIBUTION_METRICS.has(gate.metric) ? "ALIGN_PERCENTILE_99" : "ALIGN_MAX",
+        // The worst minute in the window: the highest for `above` gates, the lowest for `below`.
+        perSeriesAligner: DISTRIBUTION_METRICS.has(gate.metric)
+          ? gate.failWhen === "below"
+            ? "ALIGN_PERCENTILE_05"
+            : "ALIGN_PERCENTILE_99"
+          : gate.failWhen === "below"
+            ? "ALIGN_MIN"
+            : "ALIGN_MAX",
       },
       view: "FULL" as const,
     };
@@ -80,6 +88,16 @@ export function monitoringGateReader(gcp: Gcp, clock: Clock): GateReader {
     if (values.length === 0) return undefined;
     return gate.failWhen === "below" ? Math.min(...values) : Math.max(...values);
   };
+}
+
+/**
+ * gateWorse says whether `value` is worse than `baseline` for the gate, beyond a 1%
+ * tolerance of the threshold so metric noise does not count.
+ */
+export function gateWorse(gate: GateSpec, value: number | undefined, baseline: number | undefined): boolean {
+  if (value === undefined || baseline === undefined) return false;
+  const eps = Math.max(1e-9, Math.abs(gate.threshold) * 0.01);
+  return gate.failWhen === "below" ? value < baseline - eps : value > baseline + eps;
 }
 
 /** gatePasses says whether a sample passes a gate; no data passes (a gate cannot fail on silence). */
