@@ -87,7 +87,7 @@ export function textProgress(write: (line: string) => void, now: () => number): 
         break;
       case "gate":
         line(
-          `  gate ${e.gate} on ${e.subject}: ${e.value === undefined ? "no data" : e.value} vs ${e.threshold} → ${e.ok ? "pass" : "FAIL"} (sample ${e.sample})`,
+          `  gate ${e.gate} on ${e.subject}: ${e.value === undefined ? "no data" : Number(e.value.toPrecision(4))} vs ${e.threshold} → ${e.ok ? "pass" : "FAIL"} (sample ${e.sample})`,
         );
         break;
       case "invariants":

@@ -1,10 +1,13 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerApply } from "./apply.ts";
+import { registerDemo } from "./demo.ts";
 import { UserError } from "./errors.ts";
 import { registerPlan } from "./plan.ts";
+import { registerRun } from "./run.ts";
 import { createRuntime, type Runtime } from "./runtime.ts";
 import { registerSim } from "./sim.ts";
+import { registerStatus } from "./status.ts";
 import { registerValidate } from "./validate.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -33,6 +36,9 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerPlan(program, runtime);
   registerApply(program, runtime);
+  registerDemo(program);
+  registerRun(program);
+  registerStatus(program);
   return program;
 }
 

@@ -20,7 +20,7 @@ export function renderMarkdown(plan: Plan): string {
       out.push("| field | live | desired |", "|---|---|---|");
       for (const c of r.changes) {
         out.push(
-          `| \`${cell(c.field)}\` | \`${cell(formatValue(c.before))}\` | \`${cell(formatValue(c.after))}\` |`,
+          `| \`${cell(c.field)}\` | \`${cell(formatValue(c.before, c.field))}\` | \`${cell(formatValue(c.after, c.field))}\` |`,
         );
       }
       out.push("");
@@ -35,7 +35,7 @@ export function renderMarkdown(plan: Plan): string {
       const changes = s.changes
         .map(
           (c) =>
-            `\`${c.address}\` ${cell(c.change.field)}: ${cell(formatValue(c.change.before))} → ${cell(formatValue(c.change.after))}`,
+            `\`${c.address}\` ${cell(c.change.field)}: ${cell(formatValue(c.change.before, c.change.field))} → ${cell(formatValue(c.change.after, c.change.field))}`,
         )
         .join("<br>");
       const inv = s.invariants.map((i) => `${i.ok ? "✅" : "❌"} ${cell(i.explanation)}`).join("<br>");

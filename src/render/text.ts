@@ -2,6 +2,7 @@ import type { InvariantResult } from "../capacity/invariants.ts";
 import type { FieldChange } from "../diff/index.ts";
 import type { Disruption, Plan, ResourcePlan } from "../plan/model.ts";
 import { PHASE_TITLES } from "../plan/steps.ts";
+import { formatMemory } from "../spec/units.ts";
 
 /** TextOptions control the human rendering. */
 export interface TextOptions {
@@ -29,10 +30,20 @@ export function useColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
   return Boolean(stream.isTTY) && !("NO_COLOR" in env && env["NO_COLOR"] !== "");
 }
 
-/** formatValue prints a planned value the way a reviewer reads it. */
-export function formatValue(v: unknown): string {
-  if (v === undefined) return "(unset)";
-  if (typeof v === "string") return JSON.stringify(v);
+const MEMORY_FIELD = /(^|\.)memory$/;
+const SECONDS_FIELD = /(^|\.)(timeout|period|initialDelay|interval|baseEjectionTime|settleTime)$/;
+
+/**
+ * formatValue prints a planned value the way a reviewer reads it. Specs normalise units
+ * (bytes, seconds); with the field's name they are printed back in the units people
+ * write (`1Gi`, `60s`).
+ */
+export function formatValue(v: unknown, field?: string): string {
+  if (v === undefined || v === null) return "(unset)";
+  if (typeof v === "number" && field) {
+    if (MEMORY_FIELD.test(field)) return formatMemory(v);
+    if (SECONDS_FIELD.test(field)) return `${v}s`;
+  }
   return JSON.stringify(v);
 }
 
@@ -67,7 +78,7 @@ function changeLine(c: FieldChange, width: number, paint: Paint): string {
       : c.after === undefined
         ? paint("red", "-")
         : paint("yellow", "~");
-  return `      ${sym} ${`${c.field}:`.padEnd(width + 1)} ${formatValue(c.before)} → ${formatValue(c.after)}`;
+  return `      ${sym} ${`${c.field}:`.padEnd(width + 1)} ${formatValue(c.before, c.field)} → ${formatValue(c.after, c.field)}`;
 }
 
 /**
