@@ -80,8 +80,13 @@ function walk(
         }
         const match = liveList.find((l) => isPlainObject(l) && l[key] === id);
         const at = [...path, { key, id }];
-        if (match === undefined) push(out, at, undefined, entry);
-        else walk(entry, match, at, pattern, options, out);
+        if (match === undefined) {
+          // An entry whose every other field is null says "must not be set": satisfied when absent.
+          const unset = Object.entries(entry as Record<string, unknown>).every(
+            ([k, v]) => k === key || v === null,
+          );
+          if (!unset) push(out, at, undefined, entry);
+        } else walk(entry, match, at, pattern, options, out);
       }
       return;
     }
