@@ -871,7 +871,9 @@ async function checkSecret(
   try {
     // GetSecretVersion returns metadata only; AccessSecretVersion, which returns the value,
     // is never called (google/cloud/secretmanager/v1/service.proto).
-    [v] = await gcp.call({ api: SECRETS_API, method: "secrets.versions.get", write: false }, () =>
+    // Keyed, so a plan reads a version many services share once (withReadMemo).
+    const key = `secretVersion:${ref.name}/versions/${ref.version}`;
+    [v] = await gcp.call({ api: SECRETS_API, method: "secrets.versions.get", write: false, key }, () =>
       gcp.clients.secretManager.getSecretVersion(
         { name: `${ref.name}/versions/${ref.version}` },
         GAX_CALL_OPTIONS,
