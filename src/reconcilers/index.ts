@@ -5,7 +5,15 @@ import { healthCheckReconciler } from "./health-check.ts";
 import { sqlInstanceReconciler } from "./sql-instance.ts";
 import { vpcConnectorReconciler } from "./vpc-connector.ts";
 
-export type { CheckResult, Observed, Readiness, Reconciler, ResourceRef, Scope, WriteResult } from "./types.ts";
+export type {
+  CheckResult,
+  Observed,
+  Readiness,
+  Reconciler,
+  ResourceRef,
+  Scope,
+  WriteResult,
+} from "./types.ts";
 
 /** RECONCILERS are the reconcilers of every kind capstan manages. */
 export const RECONCILERS: Reconcilers = {
