@@ -141,7 +141,7 @@ function rolloutLines(plan: Plan, paint: Paint): string[] {
     lines.push(`  step ${s.index}: ${PHASE_TITLES[s.phase]}${cost}`);
     for (const c of s.changes) {
       lines.push(
-        `      ${c.address}  ${c.change.field}: ${formatValue(c.change.before)} → ${formatValue(c.change.after)}`,
+        `      ${c.address}  ${c.change.field}: ${formatValue(c.change.before, c.change.field)} → ${formatValue(c.change.after, c.change.field)}`,
       );
     }
     for (const i of s.invariants) lines.push(`      then ${invariantLine(i, paint)}`);
