@@ -543,6 +543,7 @@ async function sampleGate(
       threshold: gate.threshold,
       ok,
       sample,
+      baseline,
     });
     if (ok) return;
     if (sample >= gate.failureLimit) {

@@ -31,6 +31,8 @@ export type ProgressEvent =
       readonly threshold: number;
       readonly ok: boolean;
       readonly sample: number;
+      /** The value before the step, when the gate judges the step by "not worse". */
+      readonly baseline?: number | undefined;
     }
   | { readonly type: "invariants"; readonly results: readonly InvariantResult[] }
   | { readonly type: "step-done"; readonly step: Step; readonly elapsedMs: number }
@@ -39,6 +41,10 @@ export type ProgressEvent =
 
 /** ProgressSink receives progress events. */
 export type ProgressSink = (event: ProgressEvent) => void;
+
+function num(v: number | undefined): string {
+  return v === undefined ? "no data" : String(Number(v.toPrecision(4)));
+}
 
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
@@ -87,7 +93,9 @@ export function textProgress(write: (line: string) => void, now: () => number): 
         break;
       case "gate":
         line(
-          `  gate ${e.gate} on ${e.subject}: ${e.value === undefined ? "no data" : Number(e.value.toPrecision(4))} vs ${e.threshold} → ${e.ok ? "pass" : "FAIL"} (sample ${e.sample})`,
+          `  gate ${e.gate} on ${e.subject}: ${num(e.value)} vs threshold ${e.threshold}${
+            e.baseline === undefined ? "" : `, ${num(e.baseline)} before the step`
+          } → ${e.ok ? "pass" : "FAIL"} (sample ${e.sample})`,
         );
         break;
       case "invariants":
