@@ -57,7 +57,7 @@ export function renderReport(report: ApplyReport): string {
 }
 
 /** registerApply adds `capstan apply`. */
-export function registerApply(program: Command, runtime: (cmd: Command) => Runtime): void {
+export function registerApply(program: Command, runtime: (cmd: Command) => Promise<Runtime>): void {
   program
     .command("apply")
     .description("converge live GCP to the specs, step by step, gated and rolled back on failure")
@@ -81,7 +81,7 @@ export function registerApply(program: Command, runtime: (cmd: Command) => Runti
       }
       const paths = saved ? saved.specPaths : argPaths;
       const specs = await loadOrExplain(paths, process.stderr);
-      const rt = runtime(cmd);
+      const rt = await runtime(cmd);
       const abort = new AbortController();
       const stop = () => {
         process.stderr.write("\nInterrupted: stopping after the call in flight…\n");

@@ -5,7 +5,7 @@ import { registerDemo } from "./demo.ts";
 import { UserError } from "./errors.ts";
 import { registerPlan } from "./plan.ts";
 import { registerRun } from "./run.ts";
-import { createRuntime, type Runtime } from "./runtime.ts";
+import { createRuntime, type Runtime, simulatorNow } from "./runtime.ts";
 import { registerSim } from "./sim.ts";
 import { registerStatus } from "./status.ts";
 import { registerValidate } from "./validate.ts";
@@ -25,11 +25,13 @@ export function buildProgram(): Command {
       "run capstan's clock this many times faster (rehearsals against `capstan sim -t X`)",
     )
     .showHelpAfterError();
-  const runtime = (cmd: Command): Runtime => {
+  const runtime = async (cmd: Command): Promise<Runtime> => {
     const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string }>();
+    const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
     return createRuntime({
-      endpoint: g.endpoint,
+      endpoint,
       timeScale: g.timeScale === undefined ? undefined : Number(g.timeScale),
+      epoch: endpoint ? await simulatorNow(endpoint) : undefined,
     });
   };
   registerSim(program);

@@ -79,7 +79,7 @@ export function fingerprintPlan(result: PlanResult): Pick<SavedPlan, "versions" 
 }
 
 /** registerPlan adds `capstan plan`. */
-export function registerPlan(program: Command, runtime: (cmd: Command) => Runtime): void {
+export function registerPlan(program: Command, runtime: (cmd: Command) => Promise<Runtime>): void {
   program
     .command("plan")
     .description("show what apply would change, in which steps, and what it costs; never writes")
@@ -95,7 +95,7 @@ export function registerPlan(program: Command, runtime: (cmd: Command) => Runtim
       ) => {
         const format = parseFormat(opts.output);
         const specs = await loadOrExplain(paths, process.stderr);
-        const rt = runtime(cmd);
+        const rt = await runtime(cmd);
         try {
           const result = await buildPlan({
             specs,

@@ -17,6 +17,25 @@ export interface RuntimeOptions {
   readonly limits?: Readonly<Record<string, Partial<ApiLimit>>> | undefined;
   /** An existing clock (tests and the in-process demo share one with the simulator). */
   readonly clock?: Clock | undefined;
+  /** Clock time to start from, in epoch ms (a simulator's current time, to share its timeline). */
+  readonly epoch?: number | undefined;
+}
+
+/**
+ * simulatorNow asks a capstan simulator for its current time (`GET /__sim/time`), so a
+ * capstan pointed at it with a time scale runs on the same timeline: operation
+ * durations, settle times, metric windows and maintenance windows then agree. Any other
+ * endpoint (real GCP, a proxy) answers otherwise, and capstan keeps its own clock.
+ */
+export async function simulatorNow(endpoint: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(new URL("/__sim/time", endpoint), { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as { now?: unknown };
+    return typeof body.now === "number" ? body.now : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runtime is everything a command needs to talk to GCP. */
@@ -34,7 +53,9 @@ export interface Runtime {
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const scale = options.timeScale ?? Number(process.env["CAPSTAN_TIME_SCALE"] ?? 1);
   if (!(scale > 0)) throw new UserError(`--time-scale must be a number > 0, got \`${options.timeScale}\``);
-  const clock = options.clock ?? new ScaledClock({ scale });
+  const clock =
+    options.clock ??
+    new ScaledClock({ scale, ...(options.epoch === undefined ? {} : { epoch: options.epoch }) });
   const clients = createClients({ endpoint: options.endpoint });
   const limiter = new RateLimiter({ clock, ...(options.limits ? { limits: options.limits } : {}) });
   const caller = new GcpCaller({ clock, limiter });

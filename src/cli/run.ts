@@ -1,0 +1,262 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Command } from "commander";
+import { monitoringGateReader } from "../apply/gates.ts";
+import { type Clock, ScaledClock } from "../clock/index.ts";
+import {
+  Controller,
+  ControllerMetrics,
+  createLogger,
+  DirSource,
+  FileLease,
+  GitSource,
+  type SpecSource,
+  StatusServer,
+} from "../controller/index.ts";
+import { gcpAccess } from "../gcp/access.ts";
+import { GcpCaller } from "../gcp/call.ts";
+import { parseDuration } from "../spec/units.ts";
+import { UserError } from "./errors.ts";
+import { createRuntime } from "./runtime.ts";
+
+/** RunFlags are the flags of `capstan run`. */
+export interface RunFlags {
+  readonly specs?: string[];
+  readonly git?: string;
+  readonly ref: string;
+  readonly stateDir?: string;
+  readonly leaseFile?: string;
+  readonly leaseDuration: string;
+  readonly renewInterval: string;
+  readonly interval: string;
+  readonly jitter: string;
+  readonly pollInterval: string;
+  readonly minPassGap: string;
+  readonly backoffBase: string;
+  readonly backoffMax: string;
+  readonly qps: string;
+  readonly burst: string;
+  readonly port: string;
+  readonly host: string;
+  readonly gracePeriod: string;
+  readonly maintenanceWindows: string;
+  readonly logLevel: string;
+}
+
+function durationMs(flag: string, value: string): number {
+  const s = parseDuration(value);
+  if (s === undefined)
+    throw new UserError(`--${flag} must be a duration like 30s, 5m or 1h, got \`${value}\``);
+  return s * 1000;
+}
+
+function positiveDurationMs(flag: string, value: string): number {
+  const ms = durationMs(flag, value);
+  if (ms <= 0) throw new UserError(`--${flag} must be longer than 0, got \`${value}\``);
+  return ms;
+}
+
+function number(flag: string, value: string, ok: (n: number) => boolean, expected: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !ok(n)) throw new UserError(`--${flag} must be ${expected}, got \`${value}\``);
+  return n;
+}
+
+/**
+ * clockFor returns capstan's clock. Against capstan's simulator (which answers
+ * `/__sim/time`), the clock starts at the simulator's time and runs at its speed unless
+ * `--time-scale` says otherwise, so maintenance windows, metric windows and operation
+ * timeouts agree with the simulated GCP even when capstan starts after it.
+ */
+async function clockFor(endpoint: string | undefined, timeScale: number | undefined): Promise<Clock> {
+  if (timeScale !== undefined && !(timeScale > 0)) {
+    throw new UserError(`--time-scale must be a number > 0, got \`${timeScale}\``);
+  }
+  if (endpoint) {
+    try {
+      const res = await fetch(new URL("/__sim/time", endpoint));
+      if (res.ok) {
+        const t = (await res.json()) as { now?: unknown; scale?: unknown };
+        if (typeof t.now === "number" && typeof t.scale === "number") {
+          return new ScaledClock({ scale: timeScale ?? t.scale, epoch: t.now });
+        }
+      }
+    } catch {
+      // Not capstan's simulator: its own clock.
+    }
+  }
+  return new ScaledClock({ scale: timeScale ?? Number(process.env["CAPSTAN_TIME_SCALE"] ?? 1) });
+}
+
+/** sourceOf builds the spec source and the default state folder of the flags. */
+function sourceOf(flags: RunFlags): { source: SpecSource; stateDir: string } {
+  if (flags.git) {
+    const stateDir = resolve(flags.stateDir ?? ".capstan");
+    return {
+      source: new GitSource({
+        repo: flags.git,
+        ref: flags.ref,
+        workdir: join(stateDir, "checkout"),
+        paths: flags.specs?.length ? flags.specs : ["."],
+      }),
+      stateDir,
+    };
+  }
+  const paths = flags.specs?.length ? flags.specs : ["specs"];
+  for (const p of paths) if (!existsSync(p)) throw new UserError(`--specs ${p}: no such file or directory`);
+  const first = resolve(paths[0]!);
+  const base = statSync(first).isDirectory() ? first : dirname(first);
+  return { source: new DirSource({ paths }), stateDir: resolve(flags.stateDir ?? join(base, ".capstan")) };
+}
+
+/** registerRun adds `capstan run`. */
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description(
+      "reconcile continuously: apply spec changes, correct drift, serve /healthz /readyz /status /metrics",
+    )
+    .option("--specs <paths...>", "spec files or directories (with --git: inside the repository)")
+    .option("--git <url|path>", "follow a git repository instead of local files")
+    .option("--ref <ref>", "the branch or tag of --git to follow", "main")
+    .option(
+      "--state-dir <dir>",
+      "where the lease, state and git checkout live (default: <specs>/.capstan, or ./.capstan with --git)",
+    )
+    .option("--lease-file <file>", "the single-writer lease (default: <state-dir>/lease.json)")
+    .option("--lease-duration <d>", "a lease not renewed for this long may be taken over", "15s")
+    .option("--renew-interval <d>", "how often the leader renews, and a standby retries", "5s")
+    .option("--interval <d>", "time between passes when nothing triggers one", "5m")
+    .option("--jitter <fraction>", "up to this fraction of the interval is added at random", "0.1")
+    .option("--poll-interval <d>", "how often the specs (or the git ref) are checked for changes", "10s")
+    .option("--min-pass-gap <d>", "least time from one pass to the next", "1s")
+    .option("--backoff-base <d>", "first retry delay of a failing resource; doubles per failure", "5ms")
+    .option("--backoff-max <d>", "longest retry delay", "1000s")
+    .option("--qps <n>", "overall reconciles per second", "10")
+    .option("--burst <n>", "reconciles that may start at once", "100")
+    .option("--port <port>", "port of /healthz, /readyz, /status and /metrics (0 picks one)", "8080")
+    .option("--host <addr>", "address to serve on", "0.0.0.0")
+    .option(
+      "--grace-period <d>",
+      "on SIGTERM, exit within this long, abandoning the call in flight if need be",
+      "30s",
+    )
+    .option(
+      "--maintenance-windows <mode>",
+      "wait (disruptive changes wait for their window) or ignore",
+      "wait",
+    )
+    .option("--log-level <level>", "trace, debug, info, warn or error", "info")
+    .action(async (flags: RunFlags, cmd: Command) => {
+      if (flags.maintenanceWindows !== "wait" && flags.maintenanceWindows !== "ignore") {
+        throw new UserError(
+          `--maintenance-windows must be wait or ignore, got \`${flags.maintenanceWindows}\``,
+        );
+      }
+      if (!["trace", "debug", "info", "warn", "error"].includes(flags.logLevel)) {
+        throw new UserError(
+          `--log-level must be trace, debug, info, warn or error, got \`${flags.logLevel}\``,
+        );
+      }
+      const port = number(
+        "port",
+        flags.port,
+        (n) => Number.isInteger(n) && n >= 0 && n <= 65535,
+        "an integer from 0 to 65535",
+      );
+      const jitter = number("jitter", flags.jitter, (n) => n >= 0 && n <= 1, "a number from 0 to 1");
+      const qps = number("qps", flags.qps, (n) => Number.isFinite(n) && n > 0, "a number > 0");
+      const burst = number("burst", flags.burst, (n) => Number.isInteger(n) && n >= 1, "an integer >= 1");
+      const timings = {
+        leaseDurationMs: positiveDurationMs("lease-duration", flags.leaseDuration),
+        renewIntervalMs: positiveDurationMs("renew-interval", flags.renewInterval),
+        intervalMs: positiveDurationMs("interval", flags.interval),
+        pollIntervalMs: positiveDurationMs("poll-interval", flags.pollInterval),
+        minPassGapMs: durationMs("min-pass-gap", flags.minPassGap),
+        baseDelayMs: positiveDurationMs("backoff-base", flags.backoffBase),
+        maxDelayMs: positiveDurationMs("backoff-max", flags.backoffMax),
+        graceMs: durationMs("grace-period", flags.gracePeriod),
+      };
+      if (timings.renewIntervalMs >= timings.leaseDurationMs) {
+        throw new UserError(
+          "--renew-interval must be shorter than --lease-duration, or the lease lapses between renewals",
+        );
+      }
+      const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string }>();
+      const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
+      const clock = await clockFor(endpoint, g.timeScale === undefined ? undefined : Number(g.timeScale));
+      const { source, stateDir } = sourceOf(flags);
+      const lease = new FileLease({
+        path: resolve(flags.leaseFile ?? join(stateDir, "lease.json")),
+        clock,
+        leaseDurationMs: timings.leaseDurationMs,
+      });
+      const log = createLogger({ clock, level: flags.logLevel, labels: { instance: lease.identity } });
+      const rt = createRuntime({ endpoint, clock });
+      const metrics = new ControllerMetrics({ budgets: () => rt.limiter.stats() });
+      // The runtime's caller, plus the metrics hook that counts every call attempt.
+      const gcp = gcpAccess(
+        rt.clients,
+        new GcpCaller({ clock, limiter: rt.limiter, observer: metrics.observer }),
+      );
+      const controller = new Controller({
+        source,
+        gcp,
+        reconcilers: rt.reconcilers,
+        clock,
+        gates: monitoringGateReader(gcp, clock),
+        lease,
+        metrics,
+        logger: log,
+        stateFile: join(stateDir, "state.json"),
+        intervalMs: timings.intervalMs,
+        jitter,
+        pollIntervalMs: timings.pollIntervalMs,
+        renewIntervalMs: timings.renewIntervalMs,
+        minPassGapMs: timings.minPassGapMs,
+        queue: { baseDelayMs: timings.baseDelayMs, maxDelayMs: timings.maxDelayMs, qps, burst },
+        maintenanceWindows: flags.maintenanceWindows,
+      });
+      const server = new StatusServer({ source: controller, port, host: flags.host });
+      const bound = await server.listen().catch((err: Error) => {
+        throw new UserError(`could not serve on ${flags.host}:${port}: ${err.message}`);
+      });
+      log.info(
+        {
+          port: bound,
+          host: flags.host,
+          source: source.location,
+          ref: source.ref,
+          lease: lease.path,
+          identity: lease.identity,
+        },
+        "serving status",
+      );
+      const signalled = new Promise<string>((done) => {
+        process.once("SIGTERM", () => done("SIGTERM"));
+        process.once("SIGINT", () => done("SIGINT"));
+      });
+      controller.start();
+      const signal = await signalled;
+      log.info({ signal, gracePeriodMs: timings.graceMs }, "stopping");
+      // Stop within the grace period: the executor stops after the call in flight; if
+      // that call outlasts the grace period, it is abandoned (the next holder resumes
+      // from live state) but the lease is still released.
+      const graceOver = new AbortController();
+      const outcome = await Promise.race([
+        controller.stop().then(() => "stopped" as const),
+        clock.sleep(timings.graceMs, graceOver.signal).then(() => "grace" as const),
+      ]);
+      graceOver.abort();
+      if (outcome === "grace") {
+        log.warn({ gracePeriodMs: timings.graceMs }, "grace period over: abandoning the call in flight");
+        await lease.release().catch(() => {});
+      }
+      await server.close();
+      await rt.close().catch(() => {});
+      log.info({ outcome }, "exiting");
+      process.exitCode = 0;
+      // Abandoned calls keep sockets open; nothing of them is needed any more.
+      if (outcome === "grace") process.exit(0);
+    });
+}
