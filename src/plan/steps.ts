@@ -100,7 +100,11 @@ export function planSteps(resources: readonly ResourceChanges[], options: StepPl
   for (const r of resources) {
     if (r.changes.length === 0) continue;
     const roles = r.changes.map((c) => options.classify(r.kind, c));
-    if (r.disruptions.length > 0) {
+    // A restart or a replacement stands alone, unsplit: splitting a restart-requiring
+    // change would restart once per step. A new Cloud Run revision is the normal way a
+    // service changes, so its scaling settings are stepped like any other.
+    const heavy = r.disruptions.filter((d) => d.kind !== "new-revision");
+    if (heavy.length > 0) {
       // A disruptive resource changes in one write: splitting a restart-requiring change
       // would restart it once per step.
       const up = roles.some((x) => x.direction === "up");
@@ -146,7 +150,7 @@ export function planSteps(resources: readonly ResourceChanges[], options: StepPl
       push(
         phase,
         r.changes.map((c) => ({ address: r.address, kind: r.kind, change: c })),
-        r.disruptions[0],
+        r.disruptions.find((d) => d.kind !== "new-revision"),
       );
     }
     if (b.plain.length === 0) continue;
