@@ -56,3 +56,33 @@ describe("simulated Secret Manager", () => {
     expect(answer.body).toMatchObject({ error: { status: "UNAUTHENTICATED" } });
   });
 });
+
+describe("simulated Secret Manager: golden HTTP log", () => {
+  it("records the metadata reads a plan makes, and no payload access", async () => {
+    const { startSim } = await import("../helpers/sim.ts");
+    const { expectGolden } = await import("../helpers/golden.ts");
+    const { normalizeLog } = await import("../../src/sim/core/normalize.ts");
+    const h = await startSim(
+      {
+        secretmanager: {
+          secrets: [
+            {
+              name: "projects/p1/secrets/db-password",
+              versions: [{ state: "DESTROYED" }, { state: "ENABLED" }],
+            },
+          ],
+        },
+      },
+      { captureResponses: true },
+    );
+    try {
+      await h.gcp.secretManager.getSecret({ name: "projects/p1/secrets/db-password" });
+      await h.gcp.secretManager.getSecretVersion({ name: "projects/p1/secrets/db-password/versions/latest" });
+      await h.gcp.secretManager.listSecretVersions({ parent: "projects/p1/secrets/db-password" });
+      expect(h.sim.requests().some((r) => r.path.endsWith(":access"))).toBe(false);
+      expectGolden("sim/secretmanager-read-metadata.json", normalizeLog(h.sim.requests()));
+    } finally {
+      await h.close();
+    }
+  });
+});
