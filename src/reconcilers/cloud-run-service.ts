@@ -1055,7 +1055,13 @@ export const cloudRunServiceReconciler = {
         await cloudRunServiceReconciler.write(gcp, observed, resource, changes, { validateOnly: true });
       } catch (err) {
         if (err instanceof CloudRunServiceWriteError) problems.push(err.message);
-        else if (REFUSALS.has(errorCode(err))) {
+        else if (errorCode(err) === 7) {
+          // validateOnly is authorised as run.services.update; a plan made with read-only
+          // roles (deploy/iam.md) skips the server-side check and says so.
+          notes.push(
+            "server-side validation skipped: this identity may not update the service (run.services.update)",
+          );
+        } else if (REFUSALS.has(errorCode(err))) {
           problems.push(`Cloud Run refuses the change (validateOnly): ${messageOf(err)}`);
         } else throw err;
       }
