@@ -116,6 +116,26 @@ describe("execute against the simulator (Cloud SQL)", () => {
     expect(h.sim.requests().filter((r) => r.status === 409)).toHaveLength(0);
   });
 
+  it("retries 5xx answers with backoff on its clock and converges", async () => {
+    const { run } = await setup();
+    h.sim.faults.add({
+      match: { api: "sqladmin.googleapis.com", method: "GET" },
+      times: 3,
+      error: { status: "UNAVAILABLE" },
+    });
+    h.sim.faults.add({
+      match: { rpc: "SqlInstancesService.Patch" },
+      times: 1,
+      error: { status: "INTERNAL" },
+    });
+    const report = await run();
+    expect(report.outcome).toBe("converged");
+    const log = h.sim.requests();
+    expect(log.filter((r) => r.status >= 500)).toHaveLength(4);
+    // A retried write carries the same settingsVersion: had the failed one landed, GCP would refuse it.
+    expect(patches().filter((r) => r.status === 200)).toHaveLength(1);
+  });
+
   it("reports a failed operation with the live state, having changed nothing", async () => {
     const { run } = await setup();
     h.sim.faults.add({
