@@ -5,7 +5,7 @@ import { registerDemo } from "./demo.ts";
 import { UserError } from "./errors.ts";
 import { registerPlan } from "./plan.ts";
 import { registerRun } from "./run.ts";
-import { createRuntime, type Runtime, simulatorNow } from "./runtime.ts";
+import { createRuntime, parseLimits, type Runtime, simulatorNow } from "./runtime.ts";
 import { registerSim } from "./sim.ts";
 import { registerStatus } from "./status.ts";
 import { registerValidate } from "./validate.ts";
@@ -24,12 +24,18 @@ export function buildProgram(): Command {
       "--time-scale <x>",
       "run capstan's clock this many times faster (rehearsals against `capstan sim -t X`)",
     )
+    .option(
+      "--limit <api:kind=perMinute>",
+      "override a per-minute API budget, e.g. run.googleapis.com:write=60 (repeatable; kind is read or write)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .showHelpAfterError();
   const runtime = async (cmd: Command): Promise<Runtime> => {
-    const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string }>();
+    const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string; limit?: string[] }>();
     const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
     return createRuntime({
       endpoint,
+      limits: parseLimits(g.limit ?? []),
       timeScale: g.timeScale === undefined ? undefined : Number(g.timeScale),
       epoch: endpoint ? await simulatorNow(endpoint) : undefined,
     });

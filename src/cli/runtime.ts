@@ -69,3 +69,24 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     close: () => clients.close(),
   };
 }
+
+/**
+ * parseLimits reads `--limit api:kind=perMinute` flags, e.g.
+ * `run.googleapis.com:write=60`, into rate limiter overrides.
+ */
+export function parseLimits(flags: readonly string[]): Record<string, Partial<ApiLimit>> {
+  const out: Record<string, { readPerMinute?: number; writePerMinute?: number }> = {};
+  for (const f of flags) {
+    const m = /^([a-z0-9.-]+\.googleapis\.com):(read|write)=(\d+(?:\.\d+)?)$/.exec(f);
+    if (!m || Number(m[3]) < 1) {
+      throw new UserError(
+        `--limit must look like run.googleapis.com:write=60 (an API, read or write, and calls per minute >= 1), got \`${f}\``,
+      );
+    }
+    const entry = out[m[1]!] ?? {};
+    out[m[1]!] = entry;
+    if (m[2] === "read") entry.readPerMinute = Number(m[3]);
+    else entry.writePerMinute = Number(m[3]);
+  }
+  return out;
+}
