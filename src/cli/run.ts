@@ -2,7 +2,6 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { monitoringGateReader } from "../apply/gates.ts";
-import { type Clock, ScaledClock } from "../clock/index.ts";
 import {
   Controller,
   ControllerMetrics,
@@ -17,7 +16,7 @@ import { gcpAccess } from "../gcp/access.ts";
 import { GcpCaller } from "../gcp/call.ts";
 import { parseDuration } from "../spec/units.ts";
 import { UserError } from "./errors.ts";
-import { createRuntime } from "./runtime.ts";
+import { createRuntime, parseLimits, simulatorNow } from "./runtime.ts";
 
 /** RunFlags are the flags of `capstan run`. */
 export interface RunFlags {
@@ -60,32 +59,6 @@ function number(flag: string, value: string, ok: (n: number) => boolean, expecte
   const n = Number(value);
   if (value.trim() === "" || !ok(n)) throw new UserError(`--${flag} must be ${expected}, got \`${value}\``);
   return n;
-}
-
-/**
- * clockFor returns capstan's clock. Against capstan's simulator (which answers
- * `/__sim/time`), the clock starts at the simulator's time and runs at its speed unless
- * `--time-scale` says otherwise, so maintenance windows, metric windows and operation
- * timeouts agree with the simulated GCP even when capstan starts after it.
- */
-async function clockFor(endpoint: string | undefined, timeScale: number | undefined): Promise<Clock> {
-  if (timeScale !== undefined && !(timeScale > 0)) {
-    throw new UserError(`--time-scale must be a number > 0, got \`${timeScale}\``);
-  }
-  if (endpoint) {
-    try {
-      const res = await fetch(new URL("/__sim/time", endpoint));
-      if (res.ok) {
-        const t = (await res.json()) as { now?: unknown; scale?: unknown };
-        if (typeof t.now === "number" && typeof t.scale === "number") {
-          return new ScaledClock({ scale: timeScale ?? t.scale, epoch: t.now });
-        }
-      }
-    } catch {
-      // Not capstan's simulator: its own clock.
-    }
-  }
-  return new ScaledClock({ scale: timeScale ?? Number(process.env["CAPSTAN_TIME_SCALE"] ?? 1) });
 }
 
 /** sourceOf builds the spec source and the default state folder of the flags. */
@@ -182,17 +155,23 @@ export function registerRun(program: Command): void {
           "--renew-interval must be shorter than --lease-duration, or the lease lapses between renewals",
         );
       }
-      const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string }>();
+      const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string; limit?: string[] }>();
       const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
-      const clock = await clockFor(endpoint, g.timeScale === undefined ? undefined : Number(g.timeScale));
       const { source, stateDir } = sourceOf(flags);
+      // Against capstan's simulator, its timeline (see simulatorNow).
+      const rt = createRuntime({
+        endpoint,
+        limits: parseLimits(g.limit ?? []),
+        timeScale: g.timeScale === undefined ? undefined : Number(g.timeScale),
+        epoch: endpoint ? await simulatorNow(endpoint) : undefined,
+      });
+      const clock = rt.clock;
       const lease = new FileLease({
         path: resolve(flags.leaseFile ?? join(stateDir, "lease.json")),
         clock,
         leaseDurationMs: timings.leaseDurationMs,
       });
       const log = createLogger({ clock, level: flags.logLevel, labels: { instance: lease.identity } });
-      const rt = createRuntime({ endpoint, clock });
       const metrics = new ControllerMetrics({ budgets: () => rt.limiter.stats() });
       // The runtime's caller, plus the metrics hook that counts every call attempt.
       const gcp = gcpAccess(

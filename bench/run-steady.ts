@@ -1,0 +1,462 @@
+// `capstan run` in steady state: 1,000 resources (700 Cloud Run services, 100 Cloud SQL
+// instances, 100 VPC connectors, 100 backend services over 2 projects × 2 regions), all
+// already as their specs say. Drives 100 passes of the controller (load, observe, diff,
+// plan, decide, nothing to execute) and prints:
+// - API calls per pass, by method (target: list calls and their pages only), the same
+//   for a 250-resource fleet (target: the same calls, however many resources), and any
+//   non-list call with the file and line that makes it;
+// - CPU time per pass of the capstan process (the simulator runs in a child process so
+//   its work is not counted);
+// - RSS after 1, 10, 50 and 100 passes (target: flat, under 200 MB). Passes here run back
+//   to back, and google-gax arms an AbortSignal.timeout per call
+//   (build/src/fallbackServiceStub.js) that keeps the call's request and response
+//   reachable until it fires: 60 s for Cloud SQL, VPC Access and Run, 600 s for Compute
+//   (timeout_millis in each client's *_client_config.json, as `retry: null` leaves it).
+//   A 5-minute interval never piles those up; 100 passes in a minute do. So a control
+//   fleet on the 60-second APIs only (SQL + VPC Access) also runs 100 passes, and its heap
+//   is compared after one idle minute following pass 1 and pass 100: what capstan itself
+//   keeps per pass;
+// - calls per hour at the default 5-minute interval against Config Connector's default
+//   of one read per resource every ~10 minutes
+//   (https://cloud.google.com/config-connector/docs/concepts/reconciliation: each
+//   resource is reconciled after a jittered default interval; 600 s, see
+//   GoogleCloudPlatform/k8s-config-connector#315).
+// Run: node bench/run-steady.ts [passes]
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { ScaledClock } from "../src/clock/index.ts";
+import { Controller } from "../src/controller/controller.ts";
+import { FileLease } from "../src/controller/lease.ts";
+import { ControllerMetrics } from "../src/controller/metrics.ts";
+import { DirSource } from "../src/controller/source.ts";
+import { gcpAccess } from "../src/gcp/access.ts";
+import { GcpCaller } from "../src/gcp/call.ts";
+import { createClients } from "../src/gcp/clients.ts";
+import { RateLimiter } from "../src/gcp/ratelimit.ts";
+import { buildPlan } from "../src/plan/build.ts";
+import { RECONCILERS } from "../src/reconcilers/index.ts";
+import { loadSpecs } from "../src/spec/load.ts";
+
+// `--fleet NAME PASSES` measures one fleet in this process and prints JSON; without it the
+// script runs each fleet in a process of its own (so RSS figures do not mix) and reports.
+const FLEET = process.argv[2] === "--fleet" ? process.argv[3] : undefined;
+const PASSES = Number((FLEET ? process.argv[4] : process.argv[2]) ?? 100);
+/** Real seconds to idle before the settled measurements (see the header); 0 skips them. */
+const IDLE_S = Number(process.env["CAPSTAN_BENCH_IDLE_S"] ?? 61);
+const ROOT = join(import.meta.dirname, "..");
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+gc();
+const rssAtStart = process.memoryUsage().rss;
+
+const PROJECTS = ["acme-prod-eu", "acme-prod-us"];
+const REGIONS = ["europe-west1", "us-central1"];
+
+/** A fleet of `perScope × 40` resources spread like the 1,000 (7:1:1:1), live exactly as specified. */
+function fleet(perScope: { run: number; sql: number; vpc: number; bs: number }) {
+  const run: object[] = [];
+  const sql: object[] = [];
+  const connectors: object[] = [];
+  const negs: object[] = [];
+  const backendServices: object[] = [];
+  const secrets: object[] = [];
+  const files: Record<string, string[]> = {};
+  const doc = (
+    file: string,
+    kind: string,
+    name: string,
+    project: string,
+    region: string | undefined,
+    spec: string,
+  ) => {
+    files[file] ??= [];
+    files[file].push(
+      `apiVersion: capstan.dev/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  project: ${project}\n${
+        region ? `  region: ${region}\n` : ""
+      }spec:\n${spec}`,
+    );
+  };
+  for (const project of PROJECTS) {
+    secrets.push({ name: `projects/${project}/secrets/db-password`, versions: [{ state: "ENABLED" }] });
+    for (const region of REGIONS) {
+      const loc = `projects/${project}/locations/${region}`;
+      const file = `${project}-${region}.yaml`;
+      for (let i = 0; i < perScope.vpc; i++) {
+        const name = `vpc-${region}-${i}`;
+        connectors.push({
+          name: `${loc}/connectors/${name}`,
+          network: "default",
+          ipCidrRange: `10.${i}.0.0/28`,
+          machineType: "e2-micro",
+          minInstances: 2,
+          maxInstances: 6,
+        });
+        doc(
+          file,
+          "VpcConnector",
+          name,
+          project,
+          region,
+          "  machineType: e2-micro\n  minInstances: 2\n  maxInstances: 6\n",
+        );
+      }
+      for (let i = 0; i < perScope.sql; i++) {
+        const name = `db-${region}-${i}`;
+        sql.push({
+          project,
+          name,
+          region,
+          databaseVersion: "POSTGRES_15",
+          settings: {
+            tier: "db-custom-2-7680",
+            databaseFlags: [
+              { name: "max_connections", value: "200" },
+              { name: "work_mem", value: "8192" },
+            ],
+          },
+        });
+        doc(
+          file,
+          "SqlInstance",
+          name,
+          project,
+          region,
+          "  tier: db-custom-2-7680\n  databaseFlags:\n    max_connections: 200\n    work_mem: 8192\n",
+        );
+      }
+      for (let i = 0; i < perScope.run; i++) {
+        const name = `svc-${region}-${i}`;
+        run.push({
+          name: `${loc}/services/${name}`,
+          template: {
+            maxInstanceRequestConcurrency: 80,
+            scaling: { maxInstanceCount: 20 },
+            containers: [
+              {
+                image: `europe-docker.pkg.dev/${project}/apps/${name}:1`,
+                resources: { limits: { cpu: "1", memory: "512Mi" } },
+                env: [
+                  { name: "DB_POOL_SIZE", value: "5" },
+                  {
+                    name: "DB_PASSWORD",
+                    valueSource: { secretKeyRef: { secret: "db-password", version: "latest" } },
+                  },
+                ],
+              },
+            ],
+          },
+        });
+        doc(
+          file,
+          "CloudRunService",
+          name,
+          project,
+          region,
+          "  template:\n    scaling:\n      maxInstances: 20\n    maxConcurrency: 80\n    env:\n      DB_POOL_SIZE: 5\n      DB_PASSWORD:\n        secret: { name: db-password, version: latest }\n",
+        );
+      }
+      for (let i = 0; i < perScope.bs; i++) {
+        const name = `bs-${region}-${i}`;
+        const svc = `svc-${region}-${i}`;
+        negs.push({ project, name: `neg-${svc}`, region, cloudRun: { service: svc } });
+        backendServices.push({
+          project,
+          name,
+          loadBalancingScheme: "EXTERNAL_MANAGED",
+          protocol: "HTTPS",
+          backends: [{ group: `regions/${region}/networkEndpointGroups/neg-${svc}` }],
+          logConfig: { enable: true, sampleRate: 0.5 },
+        });
+        doc(
+          file,
+          "BackendService",
+          name,
+          project,
+          undefined,
+          `  logConfig:\n    enable: true\n    sampleRate: 0.5\n  backends:\n    - serverlessNeg:\n        service: projects/${project}/locations/${region}/services/${svc}\n        region: ${region}\n`,
+        );
+      }
+    }
+  }
+  const unlimited = { readPerMinute: 1e9, writePerMinute: 1e9 };
+  const fixture = {
+    // The bench measures capstan, not GCP's per-minute quotas: both sides lift them.
+    quotas: Object.fromEntries(
+      ["run", "sqladmin", "vpcaccess", "compute", "secretmanager", "monitoring"].map((a) => [
+        `${a}.googleapis.com`,
+        unlimited,
+      ]),
+    ),
+    run: { services: run },
+    sql: { instances: sql },
+    vpcaccess: { connectors },
+    secretmanager: { secrets },
+    compute: { networkEndpointGroups: negs, backendServices },
+  };
+  const count = run.length + sql.length + connectors.length + backendServices.length;
+  return { fixture, files, count };
+}
+
+/** Serves the fixture from `capstan sim` in a child process; resolves to its endpoint. */
+async function startSimProcess(fixtureFile: string): Promise<{ endpoint: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, "src/cli/capstan.ts"), "sim", "--port", "0", "-f", fixtureFile],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+      const m = /serving simulated GCP at (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on("exit", (code) => reject(new Error(`capstan sim exited with ${code}`)));
+  });
+  return { endpoint, child };
+}
+
+/** Where a method is called from, as `file:line`, to name any per-resource read. */
+function whereCalled(method: string): string[] {
+  const out: string[] = [];
+  for (const dir of ["src/reconcilers", "src/gcp", "src/apply"]) {
+    for (const f of readdirSync(join(ROOT, dir))) {
+      if (!f.endsWith(".ts") || f.endsWith(".test.ts")) continue;
+      readFileSync(join(ROOT, dir, f), "utf8")
+        .split("\n")
+        .forEach((line, i) => {
+          if (line.includes(`method: "${method}"`)) out.push(`${dir}/${f}:${i + 1}`);
+        });
+    }
+  }
+  return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const p95 = (xs: number[]) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+async function measure(
+  perScope: { run: number; sql: number; vpc: number; bs: number },
+  passes: number,
+  settleAt: readonly number[] = [],
+) {
+  const { fixture, files, count } = fleet(perScope);
+  const dir = await mkdtemp(join(tmpdir(), "capstan-bench-run-"));
+  const specsDir = join(dir, "specs");
+  await mkdir(specsDir);
+  for (const [name, docs] of Object.entries(files)) await writeFile(join(specsDir, name), docs.join("---\n"));
+  await writeFile(join(dir, "fixture.json"), JSON.stringify(fixture));
+  const { endpoint, child } = await startSimProcess(join(dir, "fixture.json"));
+  const clock = new ScaledClock();
+  const clients = createClients({ endpoint });
+  const unlimited = { readPerMinute: 1e9, writePerMinute: 1e9 };
+  const limiter = new RateLimiter({
+    clock,
+    limits: Object.fromEntries(
+      ["run", "sqladmin", "vpcaccess", "compute", "secretmanager", "monitoring"].map((a) => [
+        `${a}.googleapis.com`,
+        unlimited,
+      ]),
+    ),
+  });
+  const metrics = new ControllerMetrics({ processMetrics: false });
+  let perPass = new Map<string, number>();
+  const caller = new GcpCaller({
+    clock,
+    limiter,
+    observer: (meta, outcome) => {
+      metrics.observer(meta, outcome);
+      const key = `${meta.api.replace(".googleapis.com", "")} ${meta.method}`;
+      perPass.set(key, (perPass.get(key) ?? 0) + 1);
+    },
+  });
+  const gcp = gcpAccess(clients, caller);
+  const controller = new Controller({
+    source: new DirSource({ paths: [specsDir] }),
+    gcp,
+    reconcilers: RECONCILERS,
+    clock,
+    gates: async () => undefined,
+    lease: new FileLease({ path: join(dir, "lease.json"), clock }),
+    metrics,
+    stateFile: join(dir, "state.json"),
+  });
+  if (!(await controller.settleLease())) throw new Error("could not take the lease");
+
+  const calls: Map<string, number>[] = [];
+  const cpuMs: number[] = [];
+  const wallMs: number[] = [];
+  const rss = new Map<number, number>();
+  const settled = new Map<number, { rss: number; heap: number }>();
+  const settle = async (i: number) => {
+    if (IDLE_S <= 0) return;
+    // A real wait, on purpose: gax's per-call timers run on real time (see the header).
+    await clock.sleep(IDLE_S * 1000);
+    gc();
+    const m = process.memoryUsage();
+    settled.set(i, { rss: m.rss, heap: m.heapUsed });
+  };
+  for (let i = 1; i <= passes; i++) {
+    perPass = new Map();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const summary = await controller.pass();
+    wallMs.push(performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    cpuMs.push((cpu.user + cpu.system) / 1000);
+    calls.push(perPass);
+    if (summary.outcome !== "converged") throw new Error(`pass ${i}: ${summary.outcome}: ${summary.message}`);
+    if ([1, 10, 50, 100].includes(i) || i === passes) {
+      gc();
+      rss.set(i, process.memoryUsage().rss);
+    }
+    if (settleAt.includes(i)) await settle(i);
+  }
+  const status = controller.status();
+  const ready = status.resources.filter(
+    (r) => r.conditions.find((c) => c.type === "Ready")?.status === "True",
+  ).length;
+
+  // For comparison: a `capstan plan` of the same fleet runs every reconciler's server-side
+  // checks on every resource, changed or not.
+  perPass = new Map();
+  const specs = await loadSpecs([specsDir]);
+  await buildPlan({ specs, gcp, reconcilers: RECONCILERS, clock });
+  const planCalls = perPass;
+
+  await clients.close();
+  child.kill("SIGTERM");
+  await rm(dir, { recursive: true, force: true });
+  return {
+    count,
+    calls: calls.map((m) => Object.fromEntries(m)),
+    cpuMs,
+    wallMs,
+    rss: Object.fromEntries(rss),
+    settled: Object.fromEntries(settled),
+    ready,
+    planCalls: Object.fromEntries(planCalls),
+    rssAtStart,
+  };
+}
+
+type Measured = Awaited<ReturnType<typeof measure>>;
+
+const FLEETS = {
+  big: { size: { run: 175, sql: 25, vpc: 25, bs: 25 }, passes: PASSES, settleAt: [] as number[] },
+  small: { size: { run: 44, sql: 6, vpc: 6, bs: 6 }, passes: Math.min(10, PASSES), settleAt: [] as number[] },
+  control: { size: { run: 0, sql: 25, vpc: 25, bs: 0 }, passes: PASSES, settleAt: [1, PASSES] },
+};
+
+if (FLEET) {
+  const f = FLEETS[FLEET as keyof typeof FLEETS];
+  if (!f) throw new Error(`unknown fleet ${FLEET}`);
+  process.stdout.write(`${JSON.stringify(await measure(f.size, f.passes, f.settleAt))}\n`);
+  process.exit(0);
+}
+
+function inChild(name: keyof typeof FLEETS): Measured {
+  const r = spawnSync(process.execPath, [import.meta.filename, "--fleet", name, String(PASSES)], {
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`fleet ${name} failed with ${r.status}`);
+  return JSON.parse(r.stdout.toString("utf8").trim().split("\n").at(-1)!) as Measured;
+}
+
+const asMap = (o: Record<string, number>) => new Map(Object.entries(o));
+const big0 = inChild("big");
+const small0 = inChild("small");
+const control0 = inChild("control");
+const big = {
+  ...big0,
+  calls: big0.calls.map(asMap),
+  planCalls: asMap(big0.planCalls),
+  rss: new Map(Object.entries(big0.rss)),
+};
+const small = { ...small0, calls: small0.calls.map(asMap) };
+const control = {
+  ...control0,
+  rss: new Map(Object.entries(control0.rss)),
+  settled: new Map(Object.entries(control0.settled).map(([k, v]) => [Number(k), v])),
+};
+
+const steady = big.calls.slice(1);
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+const callsPerPass = median(steady.map(total));
+const methods = new Map<string, number>();
+for (const m of steady) for (const [k, v] of m) methods.set(k, Math.max(methods.get(k) ?? 0, v));
+const nonList = [...methods.keys()].filter((k) => !/\.list$|\blist[A-Z]\w*$/.test(k.split(" ")[1]!));
+const smallPerPass = median(small.calls.slice(1).map(total));
+
+console.log(`capstan run, steady state: ${big.count} resources, no drift, ${PASSES} passes`);
+console.log(`  resources Ready           ${big.ready} of ${big.count}`);
+console.log(
+  `  API calls per pass        ${callsPerPass} (min ${Math.min(...steady.map(total))}, max ${Math.max(...steady.map(total))})`,
+);
+for (const [k, v] of [...methods].sort((a, b) => b[1] - a[1]))
+  console.log(`      ${String(v).padStart(5)}  ${k}`);
+console.log(
+  `  same, ${small.count} resources     ${smallPerPass} per pass (the difference is list pages only: ${
+    small.calls.slice(1)[0] ? [...small.calls.slice(1)[0]!].map(([k, v]) => `${k} ${v}`).join(", ") : ""
+  })`,
+);
+if (nonList.length === 0) console.log("  non-list calls            none (target: none)");
+else {
+  console.log("  NON-LIST CALLS in a pass without changes (per-resource reads):");
+  for (const k of nonList)
+    console.log(
+      `      ${k}: ${methods.get(k)} per pass, at ${whereCalled(k.split(" ")[1]!).join(", ") || "?"}`,
+    );
+}
+const planTotal = total(big.planCalls);
+const planNonList = [...big.planCalls].filter(([k]) => !/\.list$|\blist[A-Z]\w*$/.test(k.split(" ")[1]!));
+console.log(
+  `  capstan plan, same fleet  ${planTotal} calls; beyond lists: ${
+    planNonList.length
+      ? planNonList.map(([k, v]) => `${k} ${v} (${whereCalled(k.split(" ")[1]!).join(", ")})`).join("; ")
+      : "none"
+  }`,
+);
+console.log(
+  `    (the controller runs server-side checks only for resources with changes, so a steady pass skips them)`,
+);
+console.log(
+  `  CPU per pass              median ${median(big.cpuMs.slice(1)).toFixed(0)} ms, p95 ${p95(big.cpuMs.slice(1)).toFixed(0)} ms (first pass ${big.cpuMs[0]!.toFixed(0)} ms)`,
+);
+console.log(`  wall time per pass        median ${median(big.wallMs.slice(1)).toFixed(0)} ms`);
+console.log(
+  `  RSS after passes          ${[...big.rss].map(([i, r]) => `${i}: ${mb(r)}`).join(", ")} (back to back; target: flat, < 200 MB)`,
+);
+const s1 = control.settled.get(1);
+const sN = control.settled.get(PASSES);
+if (s1 && sN) {
+  console.log(
+    `  control, ${control.count} resources    after ${IDLE_S} s idle: pass 1 heap ${mb(s1.heap)} (RSS ${mb(s1.rss)}), pass ${PASSES} heap ${mb(sN.heap)} (RSS ${mb(sN.rss)}): ${((sN.heap - s1.heap) / Math.max(1, PASSES - 1) / 1024).toFixed(1)} KB per pass kept`,
+  );
+  console.log(
+    `                            back to back: ${[...control.rss].map(([i, r]) => `${i}: ${mb(r)}`).join(", ")}`,
+  );
+}
+console.log(
+  `  RSS with only the libraries loaded (no pass yet): ${mb(big.rssAtStart)}; the Google client libraries are most of it`,
+);
+const perHour = (3600 / 300) * callsPerPass;
+const jittered = (3600 / (300 * 1.05)) * callsPerPass;
+const kcc = big.count * (3600 / 600);
+console.log(
+  `  calls per hour            capstan at 5m ±10% jitter: ~${Math.round(jittered)} (${Math.round(perHour)} without jitter)`,
+);
+console.log(
+  `                            Config Connector default (1 read/resource/10 min): ${kcc} — ${(kcc / jittered).toFixed(0)}× more`,
+);
+process.exit(0);

@@ -1,0 +1,45 @@
+/**
+ * The public face of src/controller: `capstan run`'s loop, its lease, work queue,
+ * status, HTTP endpoint, metrics and logs.
+ */
+export {
+  ANNOTATION_ON_DRIFT,
+  ANNOTATION_SUSPEND,
+  Controller,
+  ControllerError,
+  type ControllerOptions,
+  specHash,
+} from "./controller.ts";
+export {
+  answer,
+  type HttpAnswer,
+  StatusServer,
+  type StatusServerOptions,
+  type StatusSource,
+} from "./http.ts";
+export { FileLease, type FileLeaseOptions, LeaseError, type LeaseRecord } from "./lease.ts";
+export { createLogger, LABELS_KEY, type LoggerOptions, REDACTED, redact } from "./log.ts";
+export { ControllerMetrics, type ControllerMetricsOptions, codeName } from "./metrics.ts";
+export { type Admission, WorkQueue, type WorkQueueOptions } from "./queue.ts";
+export {
+  contentRevision,
+  DirSource,
+  type DirSourceOptions,
+  GitSource,
+  type GitSourceOptions,
+  SourceError,
+  type SpecSnapshot,
+  type SpecSource,
+} from "./source.ts";
+export {
+  type AppliedRevision,
+  type Condition,
+  type ConditionType,
+  type ControllerStatus,
+  conditionOf,
+  type PassSummary,
+  type Reason,
+  type ResourceStatus,
+  renderStatus,
+} from "./status.ts";
+export { policyMates, restrictPlan } from "./subset.ts";
