@@ -66,9 +66,7 @@ const writes = log.filter((r) => r.write && r.status === 200).length;
 const throttled = log.filter((r) => r.status === 429).length;
 const bound = N / Q;
 
-console.log(
-  `apply ${writesPlanned} independent writes under a write quota of ${Q}/min (simulated time ×20)`,
-);
+console.log(`apply ${writesPlanned} independent writes under a write quota of ${Q}/min (simulated time ×20)`);
 console.log(`  outcome                   ${report.outcome}`);
 console.log(`  writes accepted           ${writes}`);
 console.log(`  simulated wall time       ${elapsedMin.toFixed(2)} min`);
