@@ -171,6 +171,18 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
       `${replacements.map((p) => p.address).join(", ")} can only be changed by replacing the resource, which capstan never does; replace it by hand (create the new one, move its users, delete the old one), then apply again`,
     );
   }
+  // Resources still settling from an operation started before this apply (one a killed
+  // apply left running, or anyone's) are not yet what the plan observed: a connector
+  // reports its new instance counts while the instances are still being added. No step
+  // may build on them until they settle.
+  try {
+    await settleBusy(options, emit, shapes);
+  } catch (err) {
+    if (signal?.aborted)
+      return finish("interrupted", "interrupted while waiting for resources to settle before step 1");
+    const reason = err instanceof Error ? err.message : String(err);
+    return finish("failed", `waiting for resources to settle before step 1 failed: ${reason}`);
+  }
 
   for (const step of steps) {
     const started = clock.now();
@@ -201,8 +213,9 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
     const written: string[] = [];
     const skipped: string[] = [];
     const targets = gateTargets(options, step);
-    const baseline = await readBaseline(options, targets);
     try {
+      // Inside the try: an interruption or a failed read here must end in a report too.
+      const baseline = await readBaseline(options, targets);
       await Promise.all(
         [...groups].map(async ([address, changes]) => {
           const did = await writeResource(options, byAddress.get(address)!, changes, emit);
@@ -406,6 +419,40 @@ async function refreshShape(options: ExecuteOptions, p: Planned, shapes: Map<str
   const rec = options.reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
   const o = await rec.get(options.gcp, p.ref, options.signal);
   if (o) shapes.set(addressOf(p.resource), rec.normalize(o.live));
+}
+
+/**
+ * settleBusy waits for every planned resource that was observed mid-change (not ready,
+ * not failed) to finish its running operation and become ready. A failed resource is not
+ * waited for: waiting does not fix it, and the plan may be what does.
+ */
+async function settleBusy(
+  options: ExecuteOptions,
+  emit: ProgressSink,
+  shapes: Map<string, Shape>,
+): Promise<void> {
+  const { gcp, reconcilers, clock, signal } = options;
+  for (const p of options.result.planned) {
+    const r = p.observed?.readiness;
+    if (!r || r.ready || r.failed) continue;
+    const rec = reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
+    const busy = rec.pending ? await rec.pending(gcp, p.ref, signal) : undefined;
+    if (busy) {
+      emit({ type: "operation-wait", address: p.address, what: "an operation already running on it" });
+      await waitForOperation(busy, {
+        clock,
+        signal,
+        timeoutMs: options.operationTimeoutMs ?? 1_800_000,
+        what: `operation already running on ${p.address}`,
+      }).catch((err: unknown) => {
+        // Its outcome shows in the resource's readiness, read next.
+        if (!(err instanceof OperationError)) throw err;
+      });
+    }
+    // Ended failed (a deploy someone else started): the plan's own steps deal with it.
+    if ((await rec.get(gcp, p.ref, signal))?.readiness.failed) continue;
+    await awaitReady(options, p, emit, shapes);
+  }
 }
 
 async function awaitReady(

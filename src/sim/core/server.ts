@@ -72,6 +72,20 @@ export interface SimulatorOptions {
   readonly captureResponses?: boolean;
 }
 
+/**
+ * StateChange is a moment the simulator's state may have changed: an API write was
+ * served (`write`), a scheduled event ran (`event`: an operation finished, a revision
+ * became ready) or an out-of-band edit was made (`edit`). Observers (the chaos suite's
+ * oracle) read the state at each one, so no intermediate state goes unseen.
+ */
+export interface StateChange {
+  readonly cause: "write" | "event" | "edit";
+  /** Simulated time, epoch ms. */
+  readonly time: number;
+  /** The RPC full name of a write. */
+  readonly rpc?: string | undefined;
+}
+
 /** HttpAnswer is a response in transport-neutral form. */
 export interface HttpAnswer {
   readonly status: number;
@@ -101,6 +115,7 @@ export class Simulator {
   readonly #logLimit: number;
   readonly #captureResponses: boolean;
   #server: Server | undefined;
+  #observers: ((change: StateChange) => void)[] = [];
 
   constructor(options: SimulatorOptions) {
     const scale = options.timeScale ?? options.fixture?.timeScale ?? 1;
@@ -176,7 +191,26 @@ export class Simulator {
     this.tick();
     const s = this.service(serviceKey);
     if (!s.edit) throw new TypeError(`service \`${serviceKey}\` does not support out-of-band edits`);
-    return s.edit(req);
+    const out = s.edit(req);
+    this.#changed({ cause: "edit", time: this.clock.now() });
+    return out;
+  }
+
+  /**
+   * observe calls `listener` after every accepted write, every simulated event and every
+   * out-of-band edit, synchronously, before anything else can change the state; it
+   * returns a function that stops the calls. A listener reads state (`service(key).dump()`)
+   * and must neither throw nor change it.
+   */
+  observe(listener: (change: StateChange) => void): () => void {
+    this.#observers.push(listener);
+    return () => {
+      this.#observers = this.#observers.filter((l) => l !== listener);
+    };
+  }
+
+  #changed(change: StateChange): void {
+    for (const l of this.#observers) l(change);
   }
 
   /** tick runs every simulated event whose time has come, in time order. */
@@ -187,6 +221,7 @@ export class Simulator {
       if (!next || next.at > now) return;
       this.#events.shift();
       next.fn();
+      this.#changed({ cause: "event", time: next.at });
     }
   }
 
@@ -328,6 +363,7 @@ export class Simulator {
           takeOperationFault: (): FaultRule | undefined => this.faults.take("failOperation", call),
         };
         const result = await handler(simReq);
+        if (write) this.#changed({ cause: "write", time: this.clock.now(), rpc: route.rpc.fullName });
         this.tick();
         const alt = u.searchParams.get("$alt") ?? "";
         return {
