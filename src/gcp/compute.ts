@@ -1,10 +1,15 @@
 import type { protos } from "@google-cloud/compute";
-import type { GcpClients } from "./clients.ts";
+import type { Gcp } from "./access.ts";
+import { GAX_CALL_OPTIONS } from "./call.ts";
 import { names } from "./names.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
 
 type IOperation = protos.google.cloud.compute.v1.IOperation;
 type IBackendService = protos.google.cloud.compute.v1.IBackendService;
+type IHealthCheck = protos.google.cloud.compute.v1.IHealthCheck;
+
+/** COMPUTE_API is the service name capstan's rate limits and metrics know Compute Engine by. */
+export const COMPUTE_API = "compute.googleapis.com";
 
 /**
  * COMPUTE_URL_BASE is the prefix of every Compute Engine `selfLink`, `targetLink` and
@@ -26,6 +31,36 @@ export function relativeComputeName(reference: string): string | undefined {
   const m = /^(?:https?:\/\/[^/]+)?\/?(?:compute\/(?:v1|beta|alpha)\/)?(projects\/.+)$/.exec(reference);
   return m?.[1];
 }
+
+/**
+ * HEALTH_CHECK_SUB_MESSAGE names the message that carries a health check's port and
+ * path for each type: "Exactly one of the protocol-specific health check fields must be
+ * specified, which must match type field" (HealthCheck.type in
+ * google/cloud/compute/v1/compute.proto; the REST reference,
+ * https://cloud.google.com/compute/docs/reference/rest/v1/healthChecks, names them alike).
+ */
+export const HEALTH_CHECK_SUB_MESSAGE = {
+  HTTP: "httpHealthCheck",
+  HTTPS: "httpsHealthCheck",
+  HTTP2: "http2HealthCheck",
+  TCP: "tcpHealthCheck",
+  SSL: "sslHealthCheck",
+  GRPC: "grpcHealthCheck",
+  GRPC_WITH_TLS: "grpcTlsHealthCheck",
+} as const satisfies Readonly<Record<string, keyof IHealthCheck>>;
+
+/**
+ * HEALTH_CHECK_DEFAULT_PORT is the port Compute uses when a check's sub-message has none:
+ * "The default value is 80" (HTTPHealthCheck, TCPHealthCheck) and 443 (HTTPSHealthCheck,
+ * HTTP2HealthCheck, SSLHealthCheck), compute.proto. gRPC checks document no default.
+ */
+export const HEALTH_CHECK_DEFAULT_PORT: Readonly<Partial<Record<string, number>>> = {
+  HTTP: 80,
+  HTTPS: 443,
+  HTTP2: 443,
+  TCP: 80,
+  SSL: 443,
+};
 
 // Compute operations carry an HTTP status; OperationStatus wants a google.rpc.Code, mapped as
 // https://cloud.google.com/apis/design/errors#handling_errors does.
@@ -85,10 +120,12 @@ export interface ComputeOperationPollerOptions {
 /**
  * computeOperationPoller reads a global Compute operation, for {@link waitForOperation}.
  * capstan polls on its own clock instead of the client's `operation.promise()`, which uses
- * real timers and is not supported for Compute's extended operations anyway.
+ * real timers and is not supported for Compute's extended operations anyway. Each read
+ * goes through `gcp.call`, so polls spend capstan's read budget and are retried on its
+ * clock, never by gax.
  */
 export function computeOperationPoller(
-  gcp: GcpClients,
+  gcp: Gcp,
   project: string,
   operation: string,
   options: ComputeOperationPollerOptions = {},
@@ -100,11 +137,13 @@ export function computeOperationPoller(
   return async (signal) => {
     // gax calls take no AbortSignal: honour it between calls.
     signal?.throwIfAborted();
-    const call = { project, operation };
-    const [op] =
-      method === "wait"
-        ? await gcp.compute.globalOperations.wait(call)
-        : await gcp.compute.globalOperations.get(call);
+    const request = { project, operation };
+    const ops = gcp.clients.compute.globalOperations;
+    const [op] = await gcp.call(
+      { api: COMPUTE_API, method: `globalOperations.${method}`, write: false, location: "global" },
+      () => (method === "wait" ? ops.wait(request, GAX_CALL_OPTIONS) : ops.get(request, GAX_CALL_OPTIONS)),
+      signal,
+    );
     return operationStatusOf(op);
   };
 }
@@ -112,19 +151,18 @@ export function computeOperationPoller(
 /**
  * isServerlessBackendService tells whether a backend service's backends are serverless
  * NEGs, which changes what may be set on it (no timeoutSec, health checks or portName:
- * see src/gcp/catalog/compute.ts). Only regional NEG backends are looked up; a service
- * without backends is not serverless.
+ * see src/gcp/catalog/compute.ts). Only regional NEG backends are looked up, each through
+ * `gcp.call`; a service without backends is not serverless.
  */
-export async function isServerlessBackendService(gcp: GcpClients, bs: IBackendService): Promise<boolean> {
+export async function isServerlessBackendService(gcp: Gcp, bs: IBackendService): Promise<boolean> {
   for (const b of bs.backends ?? []) {
     const rel = b.group ? relativeComputeName(b.group) : undefined;
     const neg = rel ? names.computeRegionNeg.parse(rel) : undefined;
     if (!neg) continue;
-    const [got] = await gcp.compute.regionNetworkEndpointGroups.get({
-      project: neg.project,
-      region: neg.region,
-      networkEndpointGroup: neg.networkEndpointGroup,
-    });
+    const [got] = await gcp.call(
+      { api: COMPUTE_API, method: "regionNetworkEndpointGroups.get", write: false, location: neg.region },
+      () => gcp.clients.compute.regionNetworkEndpointGroups.get(neg, GAX_CALL_OPTIONS),
+    );
     if (got.networkEndpointType === "SERVERLESS") return true;
   }
   return false;

@@ -1,25 +1,43 @@
-import type { GcpClients } from "./clients.ts";
+import { protos } from "@google-cloud/run";
+import type { Gcp } from "./access.ts";
+import { GAX_CALL_OPTIONS } from "./call.ts";
+import { names } from "./names.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
+
+const GetOperationRequest = protos.google.longrunning.GetOperationRequest;
+
+/** RUN_API is the service name capstan's rate limits and metrics know the Cloud Run Admin API by. */
+export const RUN_API = "run.googleapis.com";
 
 /**
  * runOperationPoller returns a poller that reads one Cloud Run Admin API v2 operation
  * (`projects/{project}/locations/{location}/operations/{id}`) once per call, through the
- * Services client (`checkUpdateServiceProgress`: one GetOperation on the operations
- * mixin), and translates it into the API-neutral {@link OperationStatus}. The gax
- * Operation it gets back only polls by itself once a listener is attached, which this
- * never does: waiting is left to {@link waitForOperation} and its Clock, so it follows
- * scaled time instead of gax's wall-clock timers. Create, update and delete operations
- * all carry a Service, so one decoder serves them all. A failed operation surfaces
- * `error.code` (a google.rpc.Code number) and GCP's message, e.g. 9 "Revision
- * 'api-00007-x2k' is not ready and cannot serve traffic. ...".
+ * Services client's operations mixin (`getOperation`: one GetOperation) inside
+ * `gcp.call`, so each poll spends capstan's read budget in the operation's location and
+ * is retried on its clock, and translates it into the API-neutral
+ * {@link OperationStatus}. It never asks gax to follow the operation: waiting is left to
+ * {@link waitForOperation} and its Clock, so it follows scaled time instead of gax's
+ * wall-clock timers. Create, update and delete operations all carry `done` and `error`
+ * alike, so one reading serves them all. A failed operation surfaces `error.code` (a
+ * google.rpc.Code number) and GCP's message, e.g. 9 "Revision 'api-00007-x2k' is not
+ * ready and cannot serve traffic. ...".
  */
-export function runOperationPoller(gcp: GcpClients, operationName: string): OperationPoller {
+export function runOperationPoller(gcp: Gcp, operationName: string): OperationPoller {
+  const location = names.runOperation.parse(operationName)?.location;
   return async (signal?: AbortSignal): Promise<OperationStatus> => {
     signal?.throwIfAborted();
-    const op = await gcp.run.services.checkUpdateServiceProgress(operationName);
+    const [op] = await gcp.call(
+      { api: RUN_API, method: "operations.get", write: false, location },
+      () =>
+        gcp.clients.run.services.getOperation(
+          GetOperationRequest.create({ name: operationName }),
+          GAX_CALL_OPTIONS,
+        ),
+      signal,
+    );
     signal?.throwIfAborted();
     if (!op.done) return { done: false };
-    const error = op.error as { readonly code?: number | null; readonly message?: string | null } | undefined;
+    const error = op.error;
     if (error && (error.code ?? 0) !== 0) {
       return { done: true, error: { code: Number(error.code), message: String(error.message ?? "") } };
     }

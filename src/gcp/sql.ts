@@ -1,8 +1,12 @@
 import type { protos } from "@google-cloud/sql";
-import type { GcpClients } from "./clients.ts";
+import type { Gcp } from "./access.ts";
+import { GAX_CALL_OPTIONS } from "./call.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
 
 type IOperation = protos.google.cloud.sql.v1.IOperation;
+
+/** SQL_API is the service name capstan's rate limits and metrics know the Cloud SQL Admin API by. */
+export const SQL_API = "sqladmin.googleapis.com";
 
 // SqlOperationStatus.DONE in google/cloud/sql/v1/cloud_sql_resources.proto.
 const DONE_NUMBER = 3;
@@ -24,7 +28,7 @@ const RPC_CODE_OF_SQL_ERROR: Readonly<Record<string, number>> = {
  * (https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/operations). The status
  * may arrive as its name or its enum number, depending on the client's enum encoding.
  */
-export function sqlOperationStatusOf(op: IOperation): OperationStatus {
+function sqlOperationStatusOf(op: IOperation): OperationStatus {
   const status = op.status as unknown;
   const done = status === "DONE" || status === DONE_NUMBER;
   const errors = op.error?.errors ?? [];
@@ -42,12 +46,17 @@ export function sqlOperationStatusOf(op: IOperation): OperationStatus {
 /**
  * sqlOperationPoller reads a Cloud SQL operation (`operations.get`) once per call, for
  * {@link waitForOperation}. `operation` is the operation's `name` as returned by the call
- * that started it.
+ * that started it. Each read goes through `gcp.call`, so polls spend capstan's read
+ * budget and are retried on its clock, never by gax on real timers.
  */
-export function sqlOperationPoller(gcp: GcpClients, project: string, operation: string): OperationPoller {
+export function sqlOperationPoller(gcp: Gcp, project: string, operation: string): OperationPoller {
   return async (signal) => {
     signal?.throwIfAborted();
-    const [op] = await gcp.sql.operations.get({ project, operation });
+    const [op] = await gcp.call(
+      { api: SQL_API, method: "operations.get", write: false },
+      () => gcp.clients.sql.operations.get({ project, operation }, GAX_CALL_OPTIONS),
+      signal,
+    );
     return sqlOperationStatusOf(op);
   };
 }

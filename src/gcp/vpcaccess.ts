@@ -1,7 +1,11 @@
 import { GoogleError } from "google-gax";
+import type { Gcp } from "./access.ts";
 import type { GcpClients } from "./clients.ts";
 import { names } from "./names.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
+
+/** VPC_ACCESS_API is the service name capstan's rate limits and metrics know Serverless VPC Access by. */
+export const VPC_ACCESS_API = "vpcaccess.googleapis.com";
 
 /** ConnectorChanges are the connector settings Serverless VPC Access can change in place. */
 export interface ConnectorChanges {
@@ -30,8 +34,9 @@ interface HttpFailure {
  * `PATCH v1/{connector.name}?updateMask=...`
  * (https://cloud.google.com/vpc/docs/reference/vpcaccess/rest/v1/projects.locations.connectors/patch),
  * which the Node client library does not expose, over the client's own authenticated
- * transport. Only the fields given are in the update mask. It resolves to the name of
- * the long-running operation; follow it with {@link connectorOperationPoller}.
+ * transport, inside `gcp.call` (a write in the connector's location). Only the fields
+ * given are in the update mask. It resolves to the name of the long-running operation;
+ * follow it with {@link connectorOperationPoller}.
  *
  * Send minInstances and maxInstances together when either changes: GCP checks
  * min < max on the request, and the Terraform provider always sends both for that reason
@@ -42,12 +47,13 @@ interface HttpFailure {
  * from ErrorInfo, `statusDetails`. Bad arguments reject with a TypeError before any call.
  */
 export async function patchConnector(
-  gcp: GcpClients,
+  gcp: Gcp,
   name: string,
   changes: ConnectorChanges,
   signal?: AbortSignal,
 ): Promise<string> {
-  if (!names.connector.parse(name)) {
+  const parts = names.connector.parse(name);
+  if (!parts) {
     throw new TypeError(`Expected \`name\` to match ${names.connector.pattern}, got \`${name}\``);
   }
   const body: Record<string, string | number> = {};
@@ -59,35 +65,47 @@ export async function patchConnector(
   if (mask.length === 0) {
     throw new TypeError("Expected `changes` to set at least one of machineType, minInstances, maxInstances");
   }
-  const op = await restCall<{ name?: string }>(gcp, {
-    method: "PATCH",
-    url: `${baseUrl(gcp)}/v1/${name}`,
-    params: { updateMask: mask.join(",") },
-    data: body,
+  const op = await gcp.call(
+    { api: VPC_ACCESS_API, method: "connectors.patch", write: true, location: parts.location },
+    () =>
+      restCall<{ name?: string }>(gcp.clients, {
+        method: "PATCH",
+        url: `${baseUrl(gcp.clients)}/v1/${name}`,
+        params: { updateMask: mask.join(",") },
+        data: body,
+        signal,
+      }),
     signal,
-  });
+  );
   if (!op.name) throw new Error(`PATCH ${name} answered without an operation name`);
   return op.name;
 }
 
 /**
  * connectorOperationPoller reads a Serverless VPC Access operation
- * (`projects/p/locations/l/operations/id`) once per call, over the same REST transport,
- * so waiting is paced by capstan's clock rather than gax's real-time backoff timers. An
- * API error while reading rejects with a GoogleError, as in {@link patchConnector}.
+ * (`projects/p/locations/l/operations/id`) once per call, over the same REST transport
+ * inside `gcp.call`, so polls spend capstan's read budget and waiting is paced by
+ * capstan's clock rather than gax's real-time backoff timers. An API error while reading
+ * rejects with a GoogleError, as in {@link patchConnector}.
  */
-export function connectorOperationPoller(gcp: GcpClients, operationName: string): OperationPoller {
-  if (!names.vpcAccessOperation.parse(operationName)) {
+export function connectorOperationPoller(gcp: Gcp, operationName: string): OperationPoller {
+  const parts = names.vpcAccessOperation.parse(operationName);
+  if (!parts) {
     throw new TypeError(
       `Expected \`operationName\` to match ${names.vpcAccessOperation.pattern}, got \`${operationName}\``,
     );
   }
   return async (signal) => {
-    const op = await restCall<{ done?: boolean; error?: { code?: number; message?: string } }>(gcp, {
-      method: "GET",
-      url: `${baseUrl(gcp)}/v1/${operationName}`,
+    const op = await gcp.call(
+      { api: VPC_ACCESS_API, method: "operations.get", write: false, location: parts.location },
+      () =>
+        restCall<{ done?: boolean; error?: { code?: number; message?: string } }>(gcp.clients, {
+          method: "GET",
+          url: `${baseUrl(gcp.clients)}/v1/${operationName}`,
+          signal,
+        }),
       signal,
-    });
+    );
     const status: OperationStatus = {
       done: op.done === true,
       error: op.error ? { code: op.error.code ?? 2, message: op.error.message ?? "" } : undefined,

@@ -1,21 +1,21 @@
 import type { protos } from "@google-cloud/compute";
 import { deepEqual, type FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { Code, errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { GAX_CALL_OPTIONS } from "../gcp/call.ts";
 import { BACKEND_SERVICE_LIMITS, checkBackendServiceSettings } from "../gcp/catalog/compute.ts";
-import { computeUrl, relativeComputeName } from "../gcp/compute.ts";
+import { COMPUTE_API, computeUrl, relativeComputeName } from "../gcp/compute.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
 import type { Disruption } from "../plan/model.ts";
 import type { Backend, BackendServiceSpec, OutlierDetectionSpec, Resource } from "../spec/types.ts";
 import {
-  COMPUTE_API,
   COMPUTE_LIST_PAGE_SIZE,
   computeReadiness,
   pendingComputeOperation,
   runningGlobalOperations,
   startedPoller,
-} from "./health-check.ts";
+} from "./compute.ts";
+import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,
@@ -252,8 +252,9 @@ function readNeg(
   const hit = cache.get(rel);
   if (hit) return hit;
   const p = names.computeRegionNeg.parse(rel)!;
-  const read = gcp
-    .call(
+  // Deleted since the backend service was read (404): the backend stays a plain group.
+  const read = getOrUndefined(() =>
+    gcp.call(
       { api: COMPUTE_API, method: "regionNetworkEndpointGroups.get", write: false, location: p.region },
       () =>
         gcp.clients.compute.regionNetworkEndpointGroups.get(
@@ -261,15 +262,8 @@ function readNeg(
           GAX_CALL_OPTIONS,
         ),
       signal,
-    )
-    .then(
-      ([neg]) => neg,
-      (err: unknown) => {
-        // Deleted since the backend service was read: the backend stays a plain group.
-        if (errorCode(err) === Code.NOT_FOUND) return undefined;
-        throw err;
-      },
-    );
+    ),
+  ).then((got) => got?.[0]);
   cache.set(rel, read);
   return read;
 }
@@ -302,35 +296,37 @@ async function prefetchNegs(
   await Promise.all(
     [...wanted].map(async ([key, rels]) => {
       const [project, region] = key.split("/") as [string, string];
-      const found = new Map<string, INetworkEndpointGroup>();
-      let pageToken: string | undefined;
-      do {
-        const request = {
-          project,
-          region,
-          maxResults: COMPUTE_LIST_PAGE_SIZE,
-          ...(pageToken ? { pageToken } : {}),
-        };
-        const [page, , raw] = await gcp.call(
-          { api: COMPUTE_API, method: "regionNetworkEndpointGroups.list", write: false, location: region },
-          () =>
-            gcp.clients.compute.regionNetworkEndpointGroups.list(request, {
-              ...GAX_CALL_OPTIONS,
-              autoPaginate: false,
-            }),
-          signal,
-        );
-        for (const neg of page) {
-          found.set(
-            names.computeRegionNeg.format({ project, region, networkEndpointGroup: String(neg.name) }),
-            neg,
-          );
-        }
-        pageToken = raw?.nextPageToken || undefined;
-      } while (pageToken);
+      const found = new Map(await listRegionNegs(gcp, project, region, undefined, signal));
       for (const rel of rels) cache.set(rel, Promise.resolve(found.get(rel)));
     }),
   );
+}
+
+/**
+ * listRegionNegs lists the network endpoint groups of one region, optionally filtered
+ * server-side, following every page, each paired with its relative name.
+ */
+async function listRegionNegs(
+  gcp: Gcp,
+  project: string,
+  region: string,
+  filter: string | undefined,
+  signal?: AbortSignal,
+): Promise<[string, INetworkEndpointGroup][]> {
+  const negs = await listAllPages(
+    gcp,
+    { api: COMPUTE_API, method: "regionNetworkEndpointGroups.list", write: false, location: region },
+    (page, options) =>
+      gcp.clients.compute.regionNetworkEndpointGroups.list(
+        { project, region, ...(filter ? { filter } : {}), maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },
+        options,
+      ),
+    signal,
+  );
+  return negs.map((neg) => [
+    names.computeRegionNeg.format({ project, region, networkEndpointGroup: String(neg.name) }),
+    neg,
+  ]);
 }
 
 /**
@@ -389,35 +385,8 @@ async function findServerlessNeg(
 ): Promise<string | undefined> {
   const svc = names.runService.parse(service);
   if (!svc) return undefined;
-  const found: string[] = [];
-  let pageToken: string | undefined;
-  do {
-    const request = {
-      project: svc.project,
-      region,
-      filter: `cloudRun.service = "${svc.service}"`,
-      maxResults: COMPUTE_LIST_PAGE_SIZE,
-      ...(pageToken ? { pageToken } : {}),
-    };
-    const [items, , raw] = await gcp.call(
-      { api: COMPUTE_API, method: "regionNetworkEndpointGroups.list", write: false, location: region },
-      () =>
-        gcp.clients.compute.regionNetworkEndpointGroups.list(request, {
-          ...GAX_CALL_OPTIONS,
-          autoPaginate: false,
-        }),
-      signal,
-    );
-    for (const neg of items) {
-      const rel = names.computeRegionNeg.format({
-        project: svc.project,
-        region,
-        networkEndpointGroup: String(neg.name),
-      });
-      if (serverlessTarget(rel, neg) === service) found.push(rel);
-    }
-    pageToken = raw?.nextPageToken || undefined;
-  } while (pageToken);
+  const negs = await listRegionNegs(gcp, svc.project, region, `cloudRun.service = "${svc.service}"`, signal);
+  const found = negs.filter(([rel, neg]) => serverlessTarget(rel, neg) === service).map(([rel]) => rel);
   return found.sort()[0];
 }
 
@@ -523,22 +492,16 @@ export const backendServiceReconciler = {
   },
 
   async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<BackendServiceLive>[]> {
-    const items: IBackendService[] = [];
-    let pageToken: string | undefined;
-    do {
-      const request = {
-        project: scope.project,
-        maxResults: COMPUTE_LIST_PAGE_SIZE,
-        ...(pageToken ? { pageToken } : {}),
-      };
-      const [page, , raw] = await gcp.call(
-        { api: COMPUTE_API, method: "backendServices.list", write: false, location: "global" },
-        () => gcp.clients.compute.backendServices.list(request, { ...GAX_CALL_OPTIONS, autoPaginate: false }),
-        signal,
-      );
-      items.push(...page);
-      pageToken = raw?.nextPageToken || undefined;
-    } while (pageToken);
+    const items = await listAllPages(
+      gcp,
+      { api: COMPUTE_API, method: "backendServices.list", write: false, location: "global" },
+      (page, options) =>
+        gcp.clients.compute.backendServices.list(
+          { project: scope.project, maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },
+          options,
+        ),
+      signal,
+    );
     // Only a NEG says whether it is serverless and what it serves. Rather than one get per
     // NEG, list the NEGs of every region the backends name: one call per region and page.
     const cache: NegCache = new Map();
@@ -555,9 +518,9 @@ export const backendServiceReconciler = {
     ref: ResourceRef,
     signal?: AbortSignal,
   ): Promise<Observed<BackendServiceLive> | undefined> {
-    let bs: IBackendService;
-    try {
-      [bs] = await gcp.call(
+    // 404 notFound: "The resource '...' was not found".
+    const got = await getOrUndefined(() =>
+      gcp.call(
         { api: COMPUTE_API, method: "backendServices.get", write: false, location: "global" },
         () =>
           gcp.clients.compute.backendServices.get(
@@ -565,12 +528,10 @@ export const backendServiceReconciler = {
             GAX_CALL_OPTIONS,
           ),
         signal,
-      );
-    } catch (err) {
-      // 404 notFound: "The resource '...' was not found".
-      if (errorCode(err) === Code.NOT_FOUND) return undefined;
-      throw err;
-    }
+      ),
+    );
+    if (!got) return undefined;
+    const [bs] = got;
     const live = await withNegs(gcp, bs, ref.project, new Map(), signal);
     const link = bs.selfLink ?? computeUrl(backendServiceName(ref));
     const running = await runningGlobalOperations(gcp, ref.project, link, signal);

@@ -5,8 +5,7 @@ import type { Gcp } from "../gcp/access.ts";
 import { errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
 import { RUN_LIMITS } from "../gcp/catalog/run.ts";
 import { names } from "../gcp/names.ts";
-import type { OperationPoller } from "../gcp/operations.ts";
-import { runOperationPoller } from "../gcp/run.ts";
+import { RUN_API, runOperationPoller } from "../gcp/run.ts";
 import type { Disruption } from "../plan/model.ts";
 import type {
   CloudRunServiceSpec,
@@ -17,6 +16,7 @@ import type {
   ScalingSpec,
 } from "../spec/types.ts";
 import { formatCpu, formatMemory, parseCpu, parseMemory } from "../spec/units.ts";
+import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,
@@ -39,7 +39,6 @@ type ISecretVersion = secretProtos.google.cloud.secretmanager.v1.ISecretVersion;
 
 const v2 = protos.google.cloud.run.v2;
 const SecretVersionState = secretProtos.google.cloud.secretmanager.v1.SecretVersion.State;
-const RUN_API = "run.googleapis.com";
 const SECRETS_API = "secretmanager.googleapis.com";
 
 /**
@@ -428,15 +427,6 @@ function observe(live: IService): Observed<IService> {
     version: live.etag || undefined,
     readiness: readinessOf(live),
   };
-}
-
-/** operationPoller reads a Run operation through `gcp.call`, so polls spend capstan's read budget. */
-function operationPoller(gcp: Gcp, operation: string, location: string): OperationPoller {
-  // runOperationPoller takes the clients and calls them directly; wrapping it puts each
-  // poll under the rate limiter and capstan's retries.
-  const poll = runOperationPoller(gcp.clients, operation);
-  return (signal) =>
-    gcp.call({ api: RUN_API, method: "operations.get", write: false, location }, () => poll(signal), signal);
 }
 
 /** EnvPlan is what a batch of changes asks of one env var. */
@@ -830,27 +820,17 @@ function versionNumber(v: ISecretVersion): string {
 
 /** enabledVersions lists the ENABLED versions of a secret (metadata only), newest first; undefined when the secret does not exist. */
 async function enabledVersions(gcp: Gcp, secret: string): Promise<string[] | undefined> {
-  const out: string[] = [];
-  let pageToken: string | undefined;
-  try {
-    do {
-      // "state:ENABLED" narrows the list server-side (https://cloud.google.com/secret-manager/docs/filtering);
-      // the state is checked again below in case a server ignores the filter.
-      const request = { parent: secret, filter: "state:ENABLED", ...(pageToken ? { pageToken } : {}) };
-      const [page, , raw] = await gcp.call(
-        { api: SECRETS_API, method: "secrets.versions.list", write: false },
-        () =>
-          gcp.clients.secretManager.listSecretVersions(request, { ...GAX_CALL_OPTIONS, autoPaginate: false }),
-      );
-      for (const v of page)
-        if (enumName(v.state, SecretVersionState) === "ENABLED") out.push(versionNumber(v));
-      pageToken = raw?.nextPageToken || undefined;
-    } while (pageToken);
-  } catch (err) {
-    if (errorCode(err) === 5) return undefined;
-    throw err;
-  }
-  return out;
+  // "state:ENABLED" narrows the list server-side (https://cloud.google.com/secret-manager/docs/filtering);
+  // the state is checked again below in case a server ignores the filter.
+  const versions = await getOrUndefined(() =>
+    listAllPages(gcp, { api: SECRETS_API, method: "secrets.versions.list", write: false }, (page, options) =>
+      gcp.clients.secretManager.listSecretVersions(
+        { parent: secret, filter: "state:ENABLED", ...page },
+        options,
+      ),
+    ),
+  );
+  return versions?.filter((v) => enumName(v.state, SecretVersionState) === "ENABLED").map(versionNumber);
 }
 
 function validChoices(enabled: readonly string[]): string {
@@ -936,24 +916,19 @@ export const cloudRunServiceReconciler = {
 
   async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<IService>[]> {
     const parent = names.runLocation.format({ project: scope.project, location: scope.location });
-    const items: IService[] = [];
-    let pageToken: string | undefined;
-    do {
-      const request = { parent, pageSize: RUN_LIST_PAGE_SIZE, ...(pageToken ? { pageToken } : {}) };
-      const [page, , raw] = await gcp.call(
-        { api: RUN_API, method: "services.list", write: false, location: scope.location },
-        () => gcp.clients.run.services.listServices(request, { ...GAX_CALL_OPTIONS, autoPaginate: false }),
-        signal,
-      );
-      items.push(...page);
-      pageToken = raw?.nextPageToken || undefined;
-    } while (pageToken);
+    const items = await listAllPages(
+      gcp,
+      { api: RUN_API, method: "services.list", write: false, location: scope.location },
+      (page, options) =>
+        gcp.clients.run.services.listServices({ parent, pageSize: RUN_LIST_PAGE_SIZE, ...page }, options),
+      signal,
+    );
     return items.map(observe);
   },
 
   async get(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<Observed<IService> | undefined> {
-    try {
-      const [live] = await gcp.call(
+    const got = await getOrUndefined(() =>
+      gcp.call(
         { api: RUN_API, method: "services.get", write: false, location: ref.location },
         () =>
           gcp.clients.run.services.getService(
@@ -961,12 +936,9 @@ export const cloudRunServiceReconciler = {
             GAX_CALL_OPTIONS,
           ),
         signal,
-      );
-      return observe(live);
-    } catch (err) {
-      if (errorCode(err) === 5) return undefined;
-      throw err;
-    }
+      ),
+    );
+    return got && observe(got[0]);
   },
 
   desired(resource: Resource<"CloudRunService">): Record<string, unknown> {
@@ -1036,7 +1008,7 @@ export const cloudRunServiceReconciler = {
       options.signal,
     );
     if (options.validateOnly) return { poller: undefined, validated: true };
-    return { poller: op.name ? operationPoller(gcp, op.name, location) : undefined };
+    return { poller: op.name ? runOperationPoller(gcp, op.name) : undefined };
   },
 
   async check(

@@ -1,18 +1,30 @@
 import type { protos } from "@google-cloud/compute";
 import type { FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { Code, errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { GAX_CALL_OPTIONS } from "../gcp/call.ts";
 import { HEALTH_CHECK_LIMITS } from "../gcp/catalog/compute.ts";
-import { computeUrl, operationStatusOf } from "../gcp/compute.ts";
+import {
+  COMPUTE_API,
+  computeUrl,
+  HEALTH_CHECK_DEFAULT_PORT,
+  HEALTH_CHECK_SUB_MESSAGE,
+} from "../gcp/compute.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
 import type { Disruption } from "../plan/model.ts";
 import { checkAgainstLive, type LiveSpecOf } from "../spec/rules.ts";
 import type { HealthCheckSpec, HealthCheckType, Resource } from "../spec/types.ts";
+import {
+  COMPUTE_LIST_PAGE_SIZE,
+  computeReadiness,
+  pendingComputeOperation,
+  runningGlobalOperations,
+  startedPoller,
+} from "./compute.ts";
+import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,
-  Readiness,
   Reconciler,
   ResourceRef,
   Scope,
@@ -23,193 +35,30 @@ import type {
 type IHealthCheck = protos.google.cloud.compute.v1.IHealthCheck;
 type IOperation = protos.google.cloud.compute.v1.IOperation;
 
-/** COMPUTE_API is the service name capstan's rate limits and metrics know Compute Engine by. */
-export const COMPUTE_API = "compute.googleapis.com";
-
-/**
- * COMPUTE_LIST_PAGE_SIZE is the `maxResults` capstan asks Compute list calls for: the
- * largest the API takes, which is also its default ("Acceptable values are 0 to 500,
- * inclusive. (Default: 500)",
- * https://cloud.google.com/compute/docs/reference/rest/v1/healthChecks/list).
- */
-export const COMPUTE_LIST_PAGE_SIZE = 500;
-
-/**
- * computeOperationOf reads the `compute#operation` a Compute write answered with. The
- * client wraps it in a gax LRO whose `latestResponse` is the operation itself (typed as
- * a google.longrunning.Operation, which a Compute operation is not).
- */
-export function computeOperationOf(lro: { latestResponse?: unknown } | undefined): IOperation | undefined {
-  const op = lro?.latestResponse;
-  return op && typeof op === "object" ? (op as IOperation) : undefined;
-}
-
-/**
- * globalOperationPoller reads one global Compute operation through `gcp.call`, so polls
- * spend capstan's read budget and are retried on its clock, never by gax on real timers
- * (computeOperationPoller in src/gcp/compute.ts calls the client directly). The status
- * mapping is src/gcp/compute.ts's {@link operationStatusOf}.
- */
-export function globalOperationPoller(gcp: Gcp, project: string, operation: string): OperationPoller {
-  return async (signal) => {
-    signal?.throwIfAborted();
-    const [op] = await gcp.call(
-      { api: COMPUTE_API, method: "globalOperations.get", write: false, location: "global" },
-      () => gcp.clients.compute.globalOperations.get({ project, operation }, GAX_CALL_OPTIONS),
-      signal,
-    );
-    return operationStatusOf(op);
-  };
-}
-
-/**
- * startedPoller returns the poller of the operation a Compute write started, or
- * undefined when the answer carried none or it is already DONE.
- */
-export function startedPoller(
-  gcp: Gcp,
-  project: string,
-  lro: { latestResponse?: unknown } | undefined,
-): OperationPoller | undefined {
-  const op = computeOperationOf(lro);
-  if (!op?.name) return undefined;
-  const status = operationStatusOf(op);
-  if (status.done && !status.error) return undefined;
-  return globalOperationPoller(gcp, project, op.name);
-}
-
-/**
- * runningGlobalOperations lists the global operations of a project that are not DONE,
- * optionally only those on one resource (`targetLink`, its URL), following every page.
- * Compute writes land when their operation finishes, and a second write to a resource
- * while one runs is refused with 400 resourceNotReady, so these say which resources are
- * still changing. The filter is evaluated server-side
- * (https://cloud.google.com/compute/docs/reference/rest/v1/globalOperations/list, `filter`).
- */
-export async function runningGlobalOperations(
-  gcp: Gcp,
-  project: string,
-  targetLink?: string,
-  signal?: AbortSignal,
-): Promise<IOperation[]> {
-  const filter = targetLink ? `(status != DONE) (targetLink = "${targetLink}")` : "status != DONE";
-  const out: IOperation[] = [];
-  let pageToken: string | undefined;
-  do {
-    const request = {
-      project,
-      filter,
-      maxResults: COMPUTE_LIST_PAGE_SIZE,
-      ...(pageToken ? { pageToken } : {}),
-    };
-    const [items, , page] = await gcp.call(
-      { api: COMPUTE_API, method: "globalOperations.list", write: false, location: "global" },
-      () => gcp.clients.compute.globalOperations.list(request, { ...GAX_CALL_OPTIONS, autoPaginate: false }),
-      signal,
-    );
-    // The filter is the server's; checking again keeps a lenient server from marking a
-    // finished resource busy.
-    out.push(...items.filter((op) => op.status !== "DONE" && (!targetLink || op.targetLink === targetLink)));
-    pageToken = page?.nextPageToken || undefined;
-  } while (pageToken);
-  return out;
-}
-
-/**
- * pendingComputeOperation returns a poller for an operation running on the resource at
- * `targetLink` (started by capstan, a person or another tool), or undefined when none is.
- */
-export async function pendingComputeOperation(
-  gcp: Gcp,
-  project: string,
-  targetLink: string,
-  signal?: AbortSignal,
-): Promise<OperationPoller | undefined> {
-  const [op] = await runningGlobalOperations(gcp, project, targetLink, signal);
-  return op?.name ? globalOperationPoller(gcp, project, op.name) : undefined;
-}
-
-/**
- * computeReadiness judges a Compute resource by the operations running on it: Compute
- * applies a write when its operation finishes, so a resource with none pending serves
- * its current configuration and can take the next write.
- */
-export function computeReadiness(targetLink: string, running: readonly IOperation[]): Readiness {
-  const op = running.find((o) => o.targetLink === targetLink);
-  if (!op) return { ready: true };
-  return {
-    ready: false,
-    reason: `${op.operationType ?? "operation"} operation ${op.name ?? ""} is ${op.status ?? "RUNNING"}`,
-  };
-}
-
-/**
- * HEALTH_CHECK_SUB_MESSAGE names the message that carries a health check's port and
- * path for each type: "Exactly one of the protocol-specific health check fields must be
- * specified, which must match type field" (HealthCheck.type in
- * google/cloud/compute/v1/compute.proto).
- */
-export const HEALTH_CHECK_SUB_MESSAGE = {
-  HTTP: "httpHealthCheck",
-  HTTPS: "httpsHealthCheck",
-  HTTP2: "http2HealthCheck",
-  TCP: "tcpHealthCheck",
-  SSL: "sslHealthCheck",
-  GRPC: "grpcHealthCheck",
-  GRPC_WITH_TLS: "grpcTlsHealthCheck",
-} as const satisfies Readonly<Record<string, keyof IHealthCheck>>;
-
 type SubMessageKey = (typeof HEALTH_CHECK_SUB_MESSAGE)[keyof typeof HEALTH_CHECK_SUB_MESSAGE];
 type SubMessage = Record<string, unknown>;
-
-/**
- * HEALTH_CHECK_DEFAULT_PORT is the port Compute uses when a check's sub-message has none:
- * "The default value is 80" (HTTPHealthCheck, TCPHealthCheck) and 443 (HTTPSHealthCheck,
- * HTTP2HealthCheck, SSLHealthCheck), compute.proto. gRPC checks document no default.
- */
-export const HEALTH_CHECK_DEFAULT_PORT: Readonly<Partial<Record<string, number>>> = {
-  HTTP: 80,
-  HTTPS: 443,
-  HTTP2: 443,
-  TCP: 80,
-  SSL: 443,
-};
 
 /** HEALTH_CHECK_DEFAULT_PATH is the request path of an HTTP(S)/HTTP2 check without one ("The default value is /"). */
 export const HEALTH_CHECK_DEFAULT_PATH = "/";
 
 // The fields each sub-message has (compute.proto), so a type change carries over only
 // what the new type can hold.
+const HTTP_FIELDS = [
+  "host",
+  "port",
+  "portName",
+  "portSpecification",
+  "proxyHeader",
+  "requestPath",
+  "response",
+];
+const STREAM_FIELDS = ["port", "portName", "portSpecification", "proxyHeader", "request", "response"];
 const SUB_MESSAGE_FIELDS: Readonly<Record<SubMessageKey, readonly string[]>> = {
-  httpHealthCheck: [
-    "host",
-    "port",
-    "portName",
-    "portSpecification",
-    "proxyHeader",
-    "requestPath",
-    "response",
-  ],
-  httpsHealthCheck: [
-    "host",
-    "port",
-    "portName",
-    "portSpecification",
-    "proxyHeader",
-    "requestPath",
-    "response",
-  ],
-  http2HealthCheck: [
-    "host",
-    "port",
-    "portName",
-    "portSpecification",
-    "proxyHeader",
-    "requestPath",
-    "response",
-  ],
-  tcpHealthCheck: ["port", "portName", "portSpecification", "proxyHeader", "request", "response"],
-  sslHealthCheck: ["port", "portName", "portSpecification", "proxyHeader", "request", "response"],
+  httpHealthCheck: HTTP_FIELDS,
+  httpsHealthCheck: HTTP_FIELDS,
+  http2HealthCheck: HTTP_FIELDS,
+  tcpHealthCheck: STREAM_FIELDS,
+  sslHealthCheck: STREAM_FIELDS,
   grpcHealthCheck: ["grpcServiceName", "port", "portName", "portSpecification"],
   grpcTlsHealthCheck: ["grpcServiceName", "port", "portSpecification"],
 };
@@ -315,31 +164,25 @@ export const healthCheckReconciler = {
   },
 
   async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<IHealthCheck>[]> {
-    const items: IHealthCheck[] = [];
-    let pageToken: string | undefined;
-    do {
-      const request = {
-        project: scope.project,
-        maxResults: COMPUTE_LIST_PAGE_SIZE,
-        ...(pageToken ? { pageToken } : {}),
-      };
-      const [page, , raw] = await gcp.call(
-        { api: COMPUTE_API, method: "healthChecks.list", write: false, location: "global" },
-        () => gcp.clients.compute.healthChecks.list(request, { ...GAX_CALL_OPTIONS, autoPaginate: false }),
-        signal,
-      );
-      items.push(...page);
-      pageToken = raw?.nextPageToken || undefined;
-    } while (pageToken);
+    const items = await listAllPages(
+      gcp,
+      { api: COMPUTE_API, method: "healthChecks.list", write: false, location: "global" },
+      (page, options) =>
+        gcp.clients.compute.healthChecks.list(
+          { project: scope.project, maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },
+          options,
+        ),
+      signal,
+    );
     // One operations list for the whole scope, not one per health check.
     const running = items.length ? await runningGlobalOperations(gcp, scope.project, undefined, signal) : [];
     return items.map((live) => observe(live, projectOf(live, scope.project), running));
   },
 
   async get(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<Observed<IHealthCheck> | undefined> {
-    let live: IHealthCheck;
-    try {
-      [live] = await gcp.call(
+    // 404 notFound: "The resource '...' was not found".
+    const got = await getOrUndefined(() =>
+      gcp.call(
         { api: COMPUTE_API, method: "healthChecks.get", write: false, location: "global" },
         () =>
           gcp.clients.compute.healthChecks.get(
@@ -347,12 +190,10 @@ export const healthCheckReconciler = {
             GAX_CALL_OPTIONS,
           ),
         signal,
-      );
-    } catch (err) {
-      // 404 notFound: "The resource '...' was not found".
-      if (errorCode(err) === Code.NOT_FOUND) return undefined;
-      throw err;
-    }
+      ),
+    );
+    if (!got) return undefined;
+    const [live] = got;
     const link = live.selfLink ?? computeUrl(healthCheckName(ref));
     const running = await runningGlobalOperations(gcp, ref.project, link, signal);
     return observe(live, ref.project, running);
@@ -472,8 +313,11 @@ export const healthCheckReconciler = {
       if (requestPath !== undefined) next["requestPath"] = requestPath;
     }
 
-    const project = observed.ref.project;
-    const healthCheck = observed.ref.id;
+    // "This method supports PATCH semantics and uses the JSON merge patch format and
+    // processing rules" (https://cloud.google.com/compute/docs/reference/rest/v1/healthChecks/patch):
+    // only the changed fields are sent, so a concurrent change to another field survives.
+    let method: "patch" | "update" = "patch";
+    let healthCheckResource = patch;
     if (type !== liveType) {
       // A merge patch cannot remove the old type's sub-message (the client drops nulls
       // while encoding), and Compute refuses a check whose sub-message does not match its
@@ -483,31 +327,22 @@ export const healthCheckReconciler = {
       // with healthChecks.update: live as read, the old sub-message dropped, the new one
       // set, with every other field sent back unchanged.
       const oldKey = subMessageKey(liveType);
-      const body: IHealthCheck = { ...live, ...patch, type };
-      if (oldKey) delete body[oldKey];
-      body[key!] = next as never;
-      const [lro] = await gcp.call(
-        { api: COMPUTE_API, method: "healthChecks.update", write: true, location: "global" },
-        () =>
-          gcp.clients.compute.healthChecks.update(
-            { project, healthCheck, healthCheckResource: body },
-            GAX_CALL_OPTIONS,
-          ),
-        options.signal,
-      );
-      return { poller: startedPoller(gcp, project, lro) };
+      healthCheckResource = { ...live, ...patch, type };
+      if (oldKey) delete healthCheckResource[oldKey];
+      healthCheckResource[key!] = next as never;
+      method = "update";
+    } else if (next) {
+      patch[key!] = next as never;
     }
-    if (next) patch[key!] = next as never;
-    // "This method supports PATCH semantics and uses the JSON merge patch format and
-    // processing rules" (https://cloud.google.com/compute/docs/reference/rest/v1/healthChecks/patch):
-    // only the changed fields are sent, so a concurrent change to another field survives.
+    const project = observed.ref.project;
+    const request = { project, healthCheck: observed.ref.id, healthCheckResource };
+    const checks = gcp.clients.compute.healthChecks;
     const [lro] = await gcp.call(
-      { api: COMPUTE_API, method: "healthChecks.patch", write: true, location: "global" },
+      { api: COMPUTE_API, method: `healthChecks.${method}`, write: true, location: "global" },
       () =>
-        gcp.clients.compute.healthChecks.patch(
-          { project, healthCheck, healthCheckResource: patch },
-          GAX_CALL_OPTIONS,
-        ),
+        method === "update"
+          ? checks.update(request, GAX_CALL_OPTIONS)
+          : checks.patch(request, GAX_CALL_OPTIONS),
       options.signal,
     );
     return { poller: startedPoller(gcp, project, lro) };

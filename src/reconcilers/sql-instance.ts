@@ -2,14 +2,15 @@ import { protos } from "@google-cloud/sql";
 import type { MaintenanceWindow } from "../apply/window.ts";
 import type { FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { Code, errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { GAX_CALL_OPTIONS } from "../gcp/call.ts";
 import { sqlFlagRequiresRestart } from "../gcp/catalog/sql.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
-import { sqlOperationStatusOf } from "../gcp/sql.ts";
+import { SQL_API, sqlOperationPoller } from "../gcp/sql.ts";
 import type { Disruption } from "../plan/model.ts";
 import { checkAgainstLive, type LiveSpecOf } from "../spec/rules.ts";
 import type { Resource, SqlInstanceSpec } from "../spec/types.ts";
+import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,
@@ -27,7 +28,6 @@ type IMaintenanceWindow = protos.google.cloud.sql.v1.IMaintenanceWindow;
 type IOperation = protos.google.cloud.sql.v1.IOperation;
 
 const v1 = protos.google.cloud.sql.v1;
-const API = "sqladmin.googleapis.com";
 
 /**
  * SQL_LIST_PAGE_SIZE is the `maxResults` capstan asks instances.list for: the API's own
@@ -96,23 +96,6 @@ function instanceName(ref: Pick<ResourceRef, "project" | "id">): string {
   return names.sqlInstance.format({ project: ref.project, instance: ref.id });
 }
 
-/**
- * operationPoller reads one Cloud SQL operation through `gcp.call`, so polls spend
- * capstan's read budget and are retried on its clock rather than by gax; the status
- * mapping is src/gcp/sql.ts's.
- */
-function operationPoller(gcp: Gcp, project: string, operation: string): OperationPoller {
-  return async (signal) => {
-    signal?.throwIfAborted();
-    const [op] = await gcp.call(
-      { api: API, method: "operations.get", write: false },
-      () => gcp.clients.sql.operations.get({ project, operation }, GAX_CALL_OPTIONS),
-      signal,
-    );
-    return sqlOperationStatusOf(op);
-  };
-}
-
 /** OPERATIONS_PAGE bounds the operations read to find a running one; see {@link runningOperation}. */
 const OPERATIONS_PAGE = 20;
 
@@ -129,7 +112,7 @@ async function runningOperation(
   signal?: AbortSignal,
 ): Promise<IOperation | undefined> {
   const [list] = await gcp.call(
-    { api: API, method: "operations.list", write: false },
+    { api: SQL_API, method: "operations.list", write: false },
     () =>
       gcp.clients.sql.operations.list({ project, instance, maxResults: OPERATIONS_PAGE }, GAX_CALL_OPTIONS),
     signal,
@@ -153,7 +136,7 @@ export async function pendingSqlOperation(
   signal?: AbortSignal,
 ): Promise<OperationPoller | undefined> {
   const op = await runningOperation(gcp, project, instance, signal);
-  return op?.name ? operationPoller(gcp, project, op.name) : undefined;
+  return op?.name ? sqlOperationPoller(gcp, project, op.name) : undefined;
 }
 
 /**
@@ -294,25 +277,22 @@ export const sqlInstanceReconciler = {
   },
 
   async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<IDatabaseInstance>[]> {
-    const items: IDatabaseInstance[] = [];
     // A regional scope narrows the list server-side; the default global scope lists all.
     const filter = scope.location === "global" ? undefined : `region:${scope.location}`;
-    let pageToken: string | undefined;
-    do {
-      const request = {
-        project: scope.project,
-        maxResults: SQL_LIST_PAGE_SIZE,
-        ...(filter ? { filter } : {}),
-        ...(pageToken ? { pageToken } : {}),
-      };
-      const [page] = await gcp.call(
-        { api: API, method: "instances.list", write: false },
-        () => gcp.clients.sql.instances.list(request, GAX_CALL_OPTIONS),
-        signal,
-      );
-      items.push(...(page.items ?? []));
-      pageToken = page.nextPageToken || undefined;
-    } while (pageToken);
+    const items = await listAllPages(
+      gcp,
+      { api: SQL_API, method: "instances.list", write: false },
+      async (page) => {
+        // instances.list is no gax page stream: it answers one InstancesListResponse that
+        // carries the items and the next page token.
+        const [answer] = await gcp.clients.sql.instances.list(
+          { project: scope.project, maxResults: SQL_LIST_PAGE_SIZE, ...(filter ? { filter } : {}), ...page },
+          GAX_CALL_OPTIONS,
+        );
+        return [answer.items ?? [], undefined, answer];
+      },
+      signal,
+    );
     return Promise.all(items.map((live) => observe(gcp, live, false, signal)));
   },
 
@@ -321,18 +301,15 @@ export const sqlInstanceReconciler = {
     ref: ResourceRef,
     signal?: AbortSignal,
   ): Promise<Observed<IDatabaseInstance> | undefined> {
-    try {
+    // 404 instanceDoesNotExist: "The Cloud SQL instance does not exist."
+    return getOrUndefined(async () => {
       const [live] = await gcp.call(
-        { api: API, method: "instances.get", write: false },
+        { api: SQL_API, method: "instances.get", write: false },
         () => gcp.clients.sql.instances.get({ project: ref.project, instance: ref.id }, GAX_CALL_OPTIONS),
         signal,
       );
-      return await observe(gcp, live, true, signal);
-    } catch (err) {
-      // 404 instanceDoesNotExist: "The Cloud SQL instance does not exist."
-      if (errorCode(err) === Code.NOT_FOUND) return undefined;
-      throw err;
-    }
+      return observe(gcp, live, true, signal);
+    });
   },
 
   desired(resource: Resource<"SqlInstance">): Record<string, unknown> {
@@ -500,11 +477,11 @@ export const sqlInstanceReconciler = {
     const project = observed.ref.project;
     const instance = observed.ref.id;
     const [op] = await gcp.call(
-      { api: API, method: "instances.patch", write: true },
+      { api: SQL_API, method: "instances.patch", write: true },
       () => gcp.clients.sql.instances.patch({ project, instance, body: { settings } }, GAX_CALL_OPTIONS),
       options.signal,
     );
-    return { poller: op.name ? operationPoller(gcp, project, op.name) : undefined };
+    return { poller: op.name ? sqlOperationPoller(gcp, project, op.name) : undefined };
   },
 
   maintenanceWindow(resource: Resource<"SqlInstance">): MaintenanceWindow | undefined {

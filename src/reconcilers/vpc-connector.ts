@@ -1,7 +1,7 @@
 import { protos } from "@google-cloud/vpc-access";
 import type { FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { Code, errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { Code, GAX_CALL_OPTIONS } from "../gcp/call.ts";
 import {
   CONNECTOR_DEFAULT_MACHINE_TYPE,
   CONNECTOR_THROUGHPUT_FIELD_MBPS_PER_INSTANCE,
@@ -13,9 +13,11 @@ import {
   type ConnectorChanges,
   connectorOperationPoller,
   patchConnector,
+  VPC_ACCESS_API,
 } from "../gcp/vpcaccess.ts";
 import type { Disruption } from "../plan/model.ts";
 import type { Resource, VpcConnectorSpec } from "../spec/types.ts";
+import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,
@@ -30,7 +32,6 @@ import type {
 type IConnector = protos.google.cloud.vpcaccess.v1.IConnector;
 
 const State = protos.google.cloud.vpcaccess.v1.Connector.State;
-const API = "vpcaccess.googleapis.com";
 
 /**
  * VPC_CONNECTOR_LIST_PAGE_SIZE is the `pageSize` capstan asks connectors.list for.
@@ -219,26 +220,16 @@ function isCreationOnly(f: unknown): f is CreationOnlyField {
   return typeof f === "string" && (CREATION_ONLY as readonly string[]).includes(f);
 }
 
-/**
- * operationPoller reads one Serverless VPC Access operation through `gcp.call`, so polls
- * spend capstan's read budget and are retried on its clock; connectorOperationPoller
- * (src/gcp/vpcaccess.ts) takes the clients, so it runs inside the call's closure.
- */
-function operationPoller(gcp: Gcp, operation: string, location: string): OperationPoller {
-  const poll = connectorOperationPoller(gcp.clients, operation);
-  return (signal) =>
-    gcp.call({ api: API, method: "operations.get", write: false, location }, () => poll(signal), signal);
-}
-
 /** readConnector gets one connector, or undefined when it does not exist. */
 async function readConnector(
   gcp: Gcp,
   ref: ResourceRef,
   signal?: AbortSignal,
 ): Promise<IConnector | undefined> {
-  try {
-    const [live] = await gcp.call(
-      { api: API, method: "connectors.get", write: false, location: ref.location },
+  // 404 "The connector is not found." (k8s-config-connector mockgcp testdata).
+  const got = await getOrUndefined(() =>
+    gcp.call(
+      { api: VPC_ACCESS_API, method: "connectors.get", write: false, location: ref.location },
       () =>
         gcp.clients.vpcAccess
           .getConnector({ name: connectorName(ref) }, GAX_CALL_OPTIONS)
@@ -247,13 +238,9 @@ async function readConnector(
             throw asGoogleError(err);
           }),
       signal,
-    );
-    return live;
-  } catch (err) {
-    // 404 "The connector is not found." (k8s-config-connector mockgcp testdata).
-    if (errorCode(err) === Code.NOT_FOUND) return undefined;
-    throw err;
-  }
+    ),
+  );
+  return got?.[0];
 }
 
 /**
@@ -320,27 +307,17 @@ export const vpcConnectorReconciler = {
 
   async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<IConnector>[]> {
     const parent = names.vpcAccessLocation.format({ project: scope.project, location: scope.location });
-    const items: IConnector[] = [];
-    let pageToken: string | undefined;
-    do {
-      const request = {
-        parent,
-        pageSize: VPC_CONNECTOR_LIST_PAGE_SIZE,
-        ...(pageToken ? { pageToken } : {}),
-      };
-      const [page, , raw] = await gcp.call(
-        { api: API, method: "connectors.list", write: false, location: scope.location },
-        () =>
-          gcp.clients.vpcAccess
-            .listConnectors(request, { ...GAX_CALL_OPTIONS, autoPaginate: false })
-            .catch((err: unknown) => {
-              throw asGoogleError(err);
-            }),
-        signal,
-      );
-      items.push(...page);
-      pageToken = raw?.nextPageToken || undefined;
-    } while (pageToken);
+    const items = await listAllPages(
+      gcp,
+      { api: VPC_ACCESS_API, method: "connectors.list", write: false, location: scope.location },
+      (page, options) =>
+        gcp.clients.vpcAccess
+          .listConnectors({ parent, pageSize: VPC_CONNECTOR_LIST_PAGE_SIZE, ...page }, options)
+          .catch((err: unknown) => {
+            throw asGoogleError(err);
+          }),
+      signal,
+    );
     return items.map((live) => observe(live, scope));
   },
 
@@ -453,14 +430,8 @@ export const vpcConnectorReconciler = {
     if (next.maxInstances !== undefined && next.minInstances === undefined)
       next.minInstances = live.minInstances;
     const body: ConnectorChanges = next;
-    const location = observed.ref.location;
-    // patchConnector takes the clients rather than Gcp, so it runs inside gcp.call's closure.
-    const operation = await gcp.call(
-      { api: API, method: "connectors.patch", write: true, location },
-      () => patchConnector(gcp.clients, observed.name, body, options.signal),
-      options.signal,
-    );
-    return { poller: operationPoller(gcp, operation, location) };
+    const operation = await patchConnector(gcp, observed.name, body, options.signal);
+    return { poller: connectorOperationPoller(gcp, operation) };
   },
 
   async pending(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<OperationPoller | undefined> {

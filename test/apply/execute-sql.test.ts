@@ -2,13 +2,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { execute } from "../../src/apply/execute.ts";
 import type { GateReader } from "../../src/apply/gates.ts";
 import type { ProgressEvent } from "../../src/apply/progress.ts";
-import { gcpAccess } from "../../src/gcp/access.ts";
-import { GcpCaller } from "../../src/gcp/call.ts";
-import { RateLimiter } from "../../src/gcp/ratelimit.ts";
 import { buildPlan, type Reconcilers } from "../../src/plan/build.ts";
 import { sqlInstanceReconciler } from "../../src/reconcilers/sql-instance.ts";
 import type { Fixture } from "../../src/sim/index.ts";
 import { parseSpecSet } from "../../src/spec/load.ts";
+import { connect } from "../helpers/gcp.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
 
 const PROJECT = "acme-staging";
@@ -62,8 +60,7 @@ describe("execute against the simulator (Cloud SQL)", () => {
   async function setup(fixture: Fixture = FIXTURE, spec = SPEC, timeScale = 1000) {
     h = await startSim(fixture, { timeScale });
     const clock = h.sim.clock;
-    const limiter = new RateLimiter({ clock });
-    const gcp = gcpAccess(h.gcp, new GcpCaller({ clock, limiter }));
+    const gcp = connect(h);
     const specs = parseSpecSet([{ path: "specs/sql.yaml", text: spec }]);
     expect(specs.problems).toEqual([]);
     const plan = () => buildPlan({ specs, gcp, reconcilers: RECONCILERS, clock });

@@ -1,23 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execute } from "../../src/apply/execute.ts";
 import { deepEqual, diffManaged, type FieldChange } from "../../src/diff/index.ts";
-import { type Gcp, gcpAccess } from "../../src/gcp/access.ts";
-import { GcpCaller, isConflict } from "../../src/gcp/call.ts";
+import type { Gcp } from "../../src/gcp/access.ts";
+import { isConflict } from "../../src/gcp/call.ts";
 import { invalidFieldMessage, serverlessNegRejects } from "../../src/gcp/catalog/compute.ts";
 import { waitForOperation } from "../../src/gcp/operations.ts";
-import { RateLimiter } from "../../src/gcp/ratelimit.ts";
 import { buildPlan, type Reconcilers } from "../../src/plan/build.ts";
 import {
-  type BackendServiceLive,
   BackendServiceWriteError,
   hasServerlessBackends,
   backendServiceReconciler as rec,
 } from "../../src/reconcilers/backend-service.ts";
 import { healthCheckReconciler } from "../../src/reconcilers/health-check.ts";
-import type { Observed, ResourceRef } from "../../src/reconcilers/types.ts";
+import type { ResourceRef } from "../../src/reconcilers/types.ts";
 import type { Fixture } from "../../src/sim/index.ts";
 import { parseSpecSet } from "../../src/spec/load.ts";
-import type { Resource } from "../../src/spec/types.ts";
+import { connect } from "../helpers/gcp.ts";
+import { reconcilerTest, specLoader } from "../helpers/reconciler.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
 
 const P = "acme-staging";
@@ -83,21 +82,7 @@ const FIXTURE: Fixture = {
 };
 
 /** bsSpec loads one BackendService document through the real spec loader. */
-function bsSpec(name: string, spec: string): Resource<"BackendService"> {
-  const text = `apiVersion: capstan.dev/v1alpha1\nkind: BackendService\nmetadata:\n  name: ${name}\nspec:\n${spec
-    .trim()
-    .split("\n")
-    .map((l) => `  ${l}`)
-    .join("\n")}\n`;
-  const set = parseSpecSet([{ path: "specs/load-balancer.yaml", text }], [], {
-    cwd: "/",
-    defaults: { project: P, region: R },
-  });
-  expect(set.problems).toEqual([]);
-  const r = set.resources[0];
-  if (r?.kind !== "BackendService") throw new Error("expected one BackendService");
-  return r;
-}
+const bsSpec = specLoader("BackendService", { path: "specs/load-balancer.yaml", project: P, region: R });
 
 function refOf(id: string): ResourceRef {
   return { kind: "BackendService", project: P, location: "global", id };
@@ -107,37 +92,26 @@ describe("BackendService reconciler", () => {
   let h: SimHarness;
   let gcp: Gcp;
 
-  const connect = (harness: SimHarness): Gcp =>
-    gcpAccess(
-      harness.gcp,
-      new GcpCaller({ clock: harness.sim.clock, limiter: new RateLimiter({ clock: harness.sim.clock }) }),
-    );
-  const wait = (poller: NonNullable<Awaited<ReturnType<typeof rec.write>>["poller"]>) =>
-    waitForOperation(poller, { clock: h.sim.clock, timeoutMs: 600_000, what: "backend service update" });
-  const observe = async (id: string): Promise<Observed<BackendServiceLive>> => {
-    const o = await rec.get(gcp, refOf(id));
-    if (!o) throw new Error(`${id} not found`);
-    return o;
-  };
+  const { observe, diff, wait, apply, simItem, listInPages } = reconcilerTest({
+    reconciler: rec,
+    harness: () => h,
+    gcp: () => gcp,
+    refOf,
+    what: "backend service update",
+    timeoutMs: 600_000,
+  });
   /** The backend service as the simulator holds it, read outside the API. */
   const simState = (id: string) =>
-    (h.sim.dump()["compute"] as { backendServices: Record<string, unknown>[] }).backendServices.find(
+    simItem<Record<string, unknown> & { backends: Record<string, unknown>[] }>(
+      "compute",
+      "backendServices",
       (b) => b["name"] === id,
-    ) as Record<string, unknown> & { backends: Record<string, unknown>[] };
+    );
   const patchBodies = () =>
     h.sim
       .requests()
       .filter((e) => e.method === "PATCH")
       .map((e) => e.body as Record<string, unknown>);
-  /** apply writes the spec's changes, waits for the operation and re-reads. */
-  const apply = async (resource: Resource<"BackendService">) => {
-    const before = await observe(resource.metadata.name);
-    const changes = diffManaged(rec.desired(resource), rec.normalize(before.live), rec.diffOptions);
-    const w = await rec.write(gcp, before, resource, changes);
-    expect(w.poller).toBeDefined();
-    await wait(w.poller!);
-    return { before, changes, after: await observe(resource.metadata.name) };
-  };
 
   beforeEach(async () => {
     h = await startSim(FIXTURE);
@@ -149,25 +123,16 @@ describe("BackendService reconciler", () => {
 
   describe("list and get", () => {
     it("lists every backend service of a project across pages, one call per page", async () => {
-      const big = await startSim({
-        compute: {
-          project: P,
-          backendServices: Array.from({ length: 502 }, (_, i) => ({
-            name: `bs-${String(i).padStart(3, "0")}`,
-          })),
-        },
-      });
-      try {
-        const listed = await rec.list(connect(big), { project: P, location: "global" });
-        expect(listed).toHaveLength(502);
-        expect(new Set(listed.map((o) => o.name)).size).toBe(502);
-        const lists = big.sim.requests().filter((e) => e.rpc.endsWith("BackendServices.List"));
-        expect(lists).toHaveLength(2);
-        expect(lists[0]!.query).toBe("maxResults=500");
-        expect(lists[1]!.query).toMatch(/pageToken=/);
-      } finally {
-        await big.close();
-      }
+      const backendServices = Array.from({ length: 502 }, (_, i) => ({
+        name: `bs-${String(i).padStart(3, "0")}`,
+      }));
+      const { lists } = await listInPages(
+        { compute: { project: P, backendServices } },
+        { project: P, location: "global" },
+        502,
+        "BackendServices.List",
+      );
+      expect(lists[0]!.query).toBe("maxResults=500");
     });
 
     it("lists the NEGs of each region the backends name once, instead of a get per NEG", async () => {
@@ -331,10 +296,10 @@ backends:
   - {group: ${URL}${IG("ig-a")}, balancingMode: RATE, maxRatePerInstance: 100}
 `.replace("[vm-hc]", `[${HC("vm-hc")}]`),
       );
-      expect(diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions)).toEqual([]);
+      expect(diff(o, spec)).toEqual([]);
       const api = await observe("api-backend");
       const serverless = bsSpec("api-backend", `backends: [{serverlessNeg: {service: ${RUN("api")}}}]`);
-      expect(diffManaged(rec.desired(serverless), rec.normalize(api.live), rec.diffOptions)).toEqual([]);
+      expect(diff(api, serverless)).toEqual([]);
     });
 
     it("diffs a spec against live into exactly the expected field changes", async () => {
@@ -351,7 +316,7 @@ backends:
   - {group: ${URL}${IG("ig-a")}, balancingMode: RATE, maxRatePerInstance: 150}
 `,
       );
-      const changes = diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions);
+      const changes = diff(o, spec);
       expect(changes).toEqual<FieldChange[]>([
         { path: ["timeoutSec"], field: "timeoutSec", before: 30, after: 120 },
         {
@@ -414,7 +379,7 @@ backends:
       const { changes, after } = await apply(spec);
       expect(changes.length).toBeGreaterThan(0);
       expect(patchBodies()).toHaveLength(1);
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
       expect(after.live.backendService.outlierDetection?.interval).toMatchObject({
         seconds: "2",
         nanos: 500_000_000,
@@ -494,7 +459,7 @@ backends:
       const { changes, after } = await apply(spec);
       expect(changes.map((c) => c.field)).toEqual(["backends"]);
       expect(simState("vm-backend").backends.map((b) => b["group"])).toEqual([`${URL}${IG("ig-b")}`]);
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
     });
 
     it("swaps a serverless backend to another service by finding the NEG that points at it", async () => {
@@ -503,7 +468,7 @@ backends:
       expect(simState("api-backend").backends).toEqual([
         { group: `${URL}${NEG("web-neg")}`, capacityScaler: 1 },
       ]);
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
       const lookup = h.sim.requests().find((e) => e.rpc.endsWith("RegionNetworkEndpointGroups.List"));
       expect(decodeURIComponent(lookup!.query.replaceAll("+", " "))).toContain(
         'filter=cloudRun.service = "web"',
@@ -526,7 +491,7 @@ backends:
     it("refuses to write a serverless backend whose service has no NEG, saying how to make one", async () => {
       const o = await observe("api-backend");
       const spec = bsSpec("api-backend", `backends: [{serverlessNeg: {service: ${RUN("billing")}}}]`);
-      const changes = diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions);
+      const changes = diff(o, spec);
       const err = await rec.write(gcp, o, spec, changes).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(BackendServiceWriteError);
       expect(err).toMatchObject({ code: "NEG_NOT_FOUND" });
@@ -580,7 +545,7 @@ backends:
     it("reports no disruption: backend services change in place", async () => {
       const o = await observe("vm-backend");
       const spec = bsSpec("vm-backend", `timeoutSec: 10\nbackends: [{group: ${URL}${IG("ig-b")}}]`);
-      const changes = diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions);
+      const changes = diff(o, spec);
       expect(changes).toHaveLength(2);
       expect(rec.disruptions(changes, o, spec)).toEqual([]);
     });

@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { diffManaged, type FieldChange } from "../../src/diff/index.ts";
-import { type Gcp, gcpAccess } from "../../src/gcp/access.ts";
-import { type CallMeta, GcpCaller, isConflict } from "../../src/gcp/call.ts";
-import { OperationError, type OperationPoller, waitForOperation } from "../../src/gcp/operations.ts";
-import { RateLimiter } from "../../src/gcp/ratelimit.ts";
+import type { FieldChange } from "../../src/diff/index.ts";
+import type { Gcp } from "../../src/gcp/access.ts";
+import { type CallMeta, isConflict } from "../../src/gcp/call.ts";
+import { OperationError } from "../../src/gcp/operations.ts";
 import {
   CloudRunServiceWriteError,
   cloudRunServiceReconciler as rec,
@@ -11,9 +10,9 @@ import {
 import type { ResourceRef } from "../../src/reconcilers/types.ts";
 import { normalizeLog } from "../../src/sim/core/normalize.ts";
 import type { Fixture } from "../../src/sim/index.ts";
-import { parseSpecSet } from "../../src/spec/load.ts";
-import type { Resource } from "../../src/spec/types.ts";
+import { connect } from "../helpers/gcp.ts";
 import { expectGolden } from "../helpers/golden.ts";
+import { reconcilerTest, specLoader } from "../helpers/reconciler.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
 
 const P = "acme";
@@ -81,23 +80,7 @@ const FIXTURE: Fixture = {
 };
 
 /** runSpec loads one CloudRunService document (plus `others`) through the real spec loader. */
-function runSpec(name: string, spec: string, others = ""): Resource<"CloudRunService"> {
-  const indent = (s: string) =>
-    s
-      .trim()
-      .split("\n")
-      .map((l) => `  ${l}`)
-      .join("\n");
-  const text = `apiVersion: capstan.dev/v1alpha1\nkind: CloudRunService\nmetadata:\n  name: ${name}\nspec:\n${indent(spec)}\n${others}`;
-  const set = parseSpecSet([{ path: "specs/run.yaml", text }], [], {
-    cwd: "/",
-    defaults: { project: P, region: R },
-  });
-  expect(set.problems).toEqual([]);
-  const r = set.resources.find((x) => x.kind === "CloudRunService");
-  if (r?.kind !== "CloudRunService") throw new Error("expected a CloudRunService");
-  return r;
-}
+const runSpec = specLoader("CloudRunService", { path: "specs/run.yaml", project: P, region: R });
 
 function refOf(id: string): ResourceRef {
   return { kind: "CloudRunService", project: P, location: R, id };
@@ -142,38 +125,23 @@ describe("CloudRunService reconciler", () => {
   let gcp: Gcp;
   let calls: CallMeta[];
 
-  const connect = (harness: SimHarness, seen: CallMeta[] = []): Gcp =>
-    gcpAccess(
-      harness.gcp,
-      new GcpCaller({
-        clock: harness.sim.clock,
-        limiter: new RateLimiter({ clock: harness.sim.clock }),
-        observer: (meta) => seen.push(meta),
-      }),
-    );
-  const wait = (poller: OperationPoller | undefined) => {
-    if (!poller) throw new Error("expected a poller");
-    return waitForOperation(poller, { clock: h.sim.clock, timeoutMs: 3_600_000, what: "Cloud Run update" });
-  };
-  const observe = async (id: string) => {
-    const o = await rec.get(gcp, refOf(id));
-    if (!o) throw new Error(`${id} not found`);
-    return o;
-  };
-  const changesOf = async (spec: Resource<"CloudRunService">) => {
-    const o = await observe(spec.metadata.name);
-    return { o, changes: diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions) };
-  };
+  const { observe, diff, changesOf, wait, simItem, listInPages } = reconcilerTest({
+    reconciler: rec,
+    harness: () => h,
+    gcp: () => gcp,
+    refOf,
+    what: "Cloud Run update",
+    timeoutMs: 3_600_000,
+  });
   /** The service as the simulator holds it, read outside the API. */
-  const simState = (name: string) =>
-    (h.sim.dump()["run"] as { services: SimService[] }).services.find((s) => s["name"] === name)!;
+  const simState = (name: string) => simItem<SimService>("run", "services", (s) => s["name"] === name);
   const app = (s: SimService) => s.template.containers.find((c) => c["name"] === "app")!;
   const rpcs = () => h.sim.requests().map((r) => r.rpc);
 
   beforeEach(async () => {
     h = await startSim(FIXTURE);
     calls = [];
-    gcp = connect(h, calls);
+    gcp = connect(h, { observer: (meta) => calls.push(meta) });
   });
   afterEach(async () => {
     await h.close();
@@ -181,31 +149,19 @@ describe("CloudRunService reconciler", () => {
 
   describe("list and get", () => {
     it("lists every service of a region across pages, one call per page", async () => {
-      const big = await startSim({
-        run: {
-          services: [
-            ...Array.from({ length: 501 }, (_, i) => ({
-              name: `${LOC}/services/s-${String(i).padStart(3, "0")}`,
-              template: { containers: [{ image: "gcr.io/acme/x:1" }] },
-            })),
-            {
-              name: `projects/${P}/locations/europe-west1/services/elsewhere`,
-              template: { containers: [{ image: "i" }] },
-            },
-          ],
+      const services = [
+        ...Array.from({ length: 501 }, (_, i) => ({
+          name: `${LOC}/services/s-${String(i).padStart(3, "0")}`,
+          template: { containers: [{ image: "gcr.io/acme/x:1" }] },
+        })),
+        {
+          name: `projects/${P}/locations/europe-west1/services/elsewhere`,
+          template: { containers: [{ image: "i" }] },
         },
-      });
-      try {
-        const listed = await rec.list(connect(big), { project: P, location: R });
-        expect(listed).toHaveLength(501);
-        expect(new Set(listed.map((o) => o.name)).size).toBe(501);
-        const lists = big.sim.requests().filter((e) => e.rpc.endsWith("Services.ListServices"));
-        expect(lists).toHaveLength(2);
-        expect(lists[0]!.query).toBe("pageSize=500");
-        expect(lists[1]!.query).toMatch(/pageToken=/);
-      } finally {
-        await big.close();
-      }
+      ];
+      const scope = { project: P, location: R };
+      const { lists } = await listInPages({ run: { services } }, scope, 501, "Services.ListServices");
+      expect(lists[0]!.query).toBe("pageSize=500");
     });
 
     it("reports each service with its full name, etag as version and readiness", async () => {
@@ -328,7 +284,7 @@ template:
       await wait(poller);
       const after = await observe("api");
       expect(after.readiness).toEqual({ ready: true });
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
       // Polls went through the call wrapper, on capstan's read budget.
       expect(calls.some((c) => c.method === "operations.get" && !c.write && c.location === R)).toBe(true);
     });
@@ -704,14 +660,14 @@ template:
         "scaling: { minInstances: 1 }\ntemplate:\n  maxConcurrency: 40\n  env:\n    DB_POOL_SIZE: 8",
       );
       const [o] = (await rec.list(ggcp, rec.scopeOf(refOf("api")))).filter((x) => x.ref.id === "api");
-      const changes = diffManaged(rec.desired(spec), rec.normalize(o!.live), rec.diffOptions);
+      const changes = diff(o!, spec);
       expect((await rec.check(ggcp, spec, o!, changes)).problems).toEqual([]);
       const { poller } = await rec.write(ggcp, o!, spec, changes);
       expect(await poller!()).toEqual({ done: false });
       await g.sim.clock.sleep(1_201_000);
       expect(await poller!()).toEqual({ done: true });
       const after = await rec.get(ggcp, refOf("api"));
-      expect(diffManaged(rec.desired(spec), rec.normalize(after!.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after!, spec)).toEqual([]);
       expectGolden("reconcilers/cloud-run-service-update.json", normalizeLog(g.sim.requests()));
     } finally {
       await g.close();

@@ -1,18 +1,13 @@
-import type { protos } from "@google-cloud/compute";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { diffManaged, type FieldChange } from "../../src/diff/index.ts";
-import { type Gcp, gcpAccess } from "../../src/gcp/access.ts";
-import { GcpCaller } from "../../src/gcp/call.ts";
+import type { FieldChange } from "../../src/diff/index.ts";
+import type { Gcp } from "../../src/gcp/access.ts";
 import { waitForOperation } from "../../src/gcp/operations.ts";
-import { RateLimiter } from "../../src/gcp/ratelimit.ts";
 import { HealthCheckWriteError, healthCheckReconciler as rec } from "../../src/reconcilers/health-check.ts";
-import type { Observed, ResourceRef } from "../../src/reconcilers/types.ts";
+import type { ResourceRef } from "../../src/reconcilers/types.ts";
 import type { Fixture } from "../../src/sim/index.ts";
-import { parseSpecSet } from "../../src/spec/load.ts";
-import type { Resource } from "../../src/spec/types.ts";
+import { connect } from "../helpers/gcp.ts";
+import { reconcilerTest, specLoader } from "../helpers/reconciler.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
-
-type IHealthCheck = protos.google.cloud.compute.v1.IHealthCheck;
 
 const P = "acme-staging";
 
@@ -38,21 +33,11 @@ const FIXTURE: Fixture = {
 };
 
 /** hcSpec loads one HealthCheck document through the real spec loader. */
-function hcSpec(name: string, spec: string): Resource<"HealthCheck"> {
-  const text = `apiVersion: capstan.dev/v1alpha1\nkind: HealthCheck\nmetadata:\n  name: ${name}\nspec:\n${spec
-    .trim()
-    .split("\n")
-    .map((l) => `  ${l}`)
-    .join("\n")}\n`;
-  const set = parseSpecSet([{ path: "specs/load-balancer.yaml", text }], [], {
-    cwd: "/",
-    defaults: { project: P, region: "europe-west1" },
-  });
-  expect(set.problems).toEqual([]);
-  const r = set.resources[0];
-  if (r?.kind !== "HealthCheck") throw new Error("expected one HealthCheck");
-  return r;
-}
+const hcSpec = specLoader("HealthCheck", {
+  path: "specs/load-balancer.yaml",
+  project: P,
+  region: "europe-west1",
+});
 
 function refOf(id: string): ResourceRef {
   return { kind: "HealthCheck", project: P, location: "global", id };
@@ -62,33 +47,17 @@ describe("HealthCheck reconciler", () => {
   let h: SimHarness;
   let gcp: Gcp;
 
-  const connect = (harness: SimHarness): Gcp =>
-    gcpAccess(
-      harness.gcp,
-      new GcpCaller({ clock: harness.sim.clock, limiter: new RateLimiter({ clock: harness.sim.clock }) }),
-    );
-  const wait = (poller: NonNullable<Awaited<ReturnType<typeof rec.write>>["poller"]>) =>
-    waitForOperation(poller, { clock: h.sim.clock, timeoutMs: 600_000, what: "health check update" });
-  const observe = async (id: string): Promise<Observed<IHealthCheck>> => {
-    const o = await rec.get(gcp, refOf(id));
-    if (!o) throw new Error(`${id} not found`);
-    return o;
-  };
+  const { observe, diff, wait, apply, simItem, listInPages } = reconcilerTest({
+    reconciler: rec,
+    harness: () => h,
+    gcp: () => gcp,
+    refOf,
+    what: "health check update",
+    timeoutMs: 600_000,
+  });
   /** The health check as the simulator holds it, read outside the API. */
-  const simState = (id: string) =>
-    (h.sim.dump()["compute"] as { healthChecks: Record<string, unknown>[] }).healthChecks.find(
-      (c) => c["name"] === id,
-    ) as Record<string, unknown>;
+  const simState = (id: string) => simItem("compute", "healthChecks", (c) => c["name"] === id);
   const writes = () => h.sim.requests().filter((e) => e.write && e.rpc.includes("HealthChecks."));
-  /** apply writes the spec's changes, waits for the operation and re-reads. */
-  const apply = async (resource: Resource<"HealthCheck">) => {
-    const before = await observe(resource.metadata.name);
-    const changes = diffManaged(rec.desired(resource), rec.normalize(before.live), rec.diffOptions);
-    const w = await rec.write(gcp, before, resource, changes);
-    expect(w.poller).toBeDefined();
-    await wait(w.poller!);
-    return { before, changes, after: await observe(resource.metadata.name) };
-  };
 
   beforeEach(async () => {
     h = await startSim(FIXTURE);
@@ -100,22 +69,17 @@ describe("HealthCheck reconciler", () => {
 
   describe("list and get", () => {
     it("lists every health check of a project across pages, one call per page", async () => {
-      const big = await startSim({
-        compute: { project: P, healthChecks: Array.from({ length: 501 }, (_, i) => ({ name: `hc-${i}` })) },
-      });
-      try {
-        const listed = await rec.list(connect(big), { project: P, location: "global" });
-        expect(listed).toHaveLength(501);
-        expect(new Set(listed.map((o) => o.name)).size).toBe(501);
-        const lists = big.sim.requests().filter((e) => e.rpc.endsWith("HealthChecks.List"));
-        expect(lists).toHaveLength(2);
-        expect(lists[0]!.query).toBe("maxResults=500");
-        expect(lists[1]!.query).toMatch(/pageToken=/);
-        // Readiness for all of them from one operations list, not one per health check.
-        expect(big.sim.requests().filter((e) => e.rpc.endsWith("GlobalOperations.List"))).toHaveLength(1);
-      } finally {
-        await big.close();
-      }
+      const { lists, requests } = await listInPages(
+        {
+          compute: { project: P, healthChecks: Array.from({ length: 501 }, (_, i) => ({ name: `hc-${i}` })) },
+        },
+        { project: P, location: "global" },
+        501,
+        "HealthChecks.List",
+      );
+      expect(lists[0]!.query).toBe("maxResults=500");
+      // Readiness for all of them from one operations list, not one per health check.
+      expect(requests.filter((e) => e.rpc.endsWith("GlobalOperations.List"))).toHaveLength(1);
     });
 
     it("reports each health check with its full name, no version (Compute gives it no fingerprint) and readiness", async () => {
@@ -216,7 +180,7 @@ describe("HealthCheck reconciler", () => {
         "type: HTTP\nport: 80\nrequestPath: /\ncheckIntervalSec: 5\ntimeoutSec: 5\nhealthyThreshold: 2\nunhealthyThreshold: 2\nlogConfig: {enable: false}",
       );
       const o = await observe("plain-hc");
-      expect(diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions)).toEqual([]);
+      expect(diff(o, spec)).toEqual([]);
     });
 
     it("diffs a spec against live into exactly the expected field changes", async () => {
@@ -225,7 +189,7 @@ describe("HealthCheck reconciler", () => {
         "web-hc",
         "type: HTTP\nport: 8081\nrequestPath: /ready\ncheckIntervalSec: 10\ntimeoutSec: 8\nhealthyThreshold: 3\nlogConfig: {enable: false}",
       );
-      expect(diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions)).toEqual<FieldChange[]>([
+      expect(diff(o, spec)).toEqual<FieldChange[]>([
         { path: ["port"], field: "port", before: 8080, after: 8081 },
         { path: ["requestPath"], field: "requestPath", before: "/healthz", after: "/ready" },
         { path: ["timeoutSec"], field: "timeoutSec", before: 5, after: 8 },
@@ -244,7 +208,7 @@ describe("HealthCheck reconciler", () => {
       const { changes, after } = await apply(spec);
       expect(changes).toHaveLength(7);
       expect(writes().map((e) => e.method)).toEqual(["PATCH"]);
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
     });
 
     it("sends only the changed fields, and the type's sub-message whole from live", async () => {
@@ -288,7 +252,7 @@ describe("HealthCheck reconciler", () => {
         unhealthyThreshold: 3,
       });
       expect(now["logConfig"]).toEqual({ enable: true });
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
       expect(rec.normalize(after.live)["port"]).toBe(8080);
     });
 
@@ -298,7 +262,7 @@ describe("HealthCheck reconciler", () => {
       expect(simState("plain-hc")["tcpHealthCheck"]).toEqual({ port: 5432, proxyHeader: "NONE" });
       expect(rec.normalize(after.live)).toMatchObject({ type: "TCP", port: 5432 });
       expect(rec.normalize(after.live)["requestPath"]).toBeUndefined();
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
     });
 
     it("fixes the port when the spec states one for a check that used the serving port", async () => {
@@ -308,7 +272,7 @@ describe("HealthCheck reconciler", () => {
         port: 8080,
         portSpecification: "USE_FIXED_PORT",
       });
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
     });
 
     it("has no precondition to send: the last write wins, as Compute offers no fingerprint on health checks", async () => {
@@ -378,7 +342,7 @@ describe("HealthCheck reconciler", () => {
     it("reports no disruption: health checks change in place", async () => {
       const o = await observe("web-hc");
       const spec = hcSpec("web-hc", "type: TCP\nport: 80\ncheckIntervalSec: 30");
-      const changes = diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions);
+      const changes = diff(o, spec);
       expect(changes.map((c) => c.field)).toEqual(["type", "port", "checkIntervalSec"]);
       expect(rec.disruptions(changes, o, spec)).toEqual([]);
     });

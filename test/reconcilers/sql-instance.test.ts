@@ -1,21 +1,20 @@
 import type { protos } from "@google-cloud/sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { diffManaged, type FieldChange } from "../../src/diff/index.ts";
-import { type Gcp, gcpAccess } from "../../src/gcp/access.ts";
-import { GcpCaller, isConflict } from "../../src/gcp/call.ts";
+import type { FieldChange } from "../../src/diff/index.ts";
+import type { Gcp } from "../../src/gcp/access.ts";
+import { isConflict } from "../../src/gcp/call.ts";
 import { OperationError, waitForOperation } from "../../src/gcp/operations.ts";
-import { RateLimiter } from "../../src/gcp/ratelimit.ts";
 import {
   pendingSqlOperation,
   sqlInstanceReconciler as rec,
   SQL_RESTART_DOWNTIME_SECONDS,
   SqlInstanceWriteError,
 } from "../../src/reconcilers/sql-instance.ts";
-import type { Observed, ResourceRef } from "../../src/reconcilers/types.ts";
+import type { ResourceRef } from "../../src/reconcilers/types.ts";
 import type { Fixture } from "../../src/sim/index.ts";
 import type { CloudSqlService } from "../../src/sim/sqladmin/index.ts";
-import { parseSpecSet } from "../../src/spec/load.ts";
-import type { Resource } from "../../src/spec/types.ts";
+import { connect } from "../helpers/gcp.ts";
+import { reconcilerTest, specLoader } from "../helpers/reconciler.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
 
 type IDatabaseInstance = protos.google.cloud.sql.v1.IDatabaseInstance;
@@ -52,21 +51,7 @@ const FIXTURE: Fixture = {
 };
 
 /** sqlSpec loads one SqlInstance document through the real spec loader. */
-function sqlSpec(name: string, spec: string): Resource<"SqlInstance"> {
-  const text = `apiVersion: capstan.dev/v1alpha1\nkind: SqlInstance\nmetadata:\n  name: ${name}\nspec:\n${spec
-    .trim()
-    .split("\n")
-    .map((l) => `  ${l}`)
-    .join("\n")}\n`;
-  const set = parseSpecSet([{ path: "specs/database.yaml", text }], [], {
-    cwd: "/",
-    defaults: { project: PROJECT, region: REGION },
-  });
-  expect(set.problems).toEqual([]);
-  const r = set.resources[0];
-  if (r?.kind !== "SqlInstance") throw new Error("expected one SqlInstance");
-  return r;
-}
+const sqlSpec = specLoader("SqlInstance", { path: "specs/database.yaml", project: PROJECT, region: REGION });
 
 function refOf(id: string, project = PROJECT): ResourceRef {
   return { kind: "SqlInstance", project, location: REGION, id };
@@ -80,23 +65,21 @@ describe("SqlInstance reconciler", () => {
   let h: SimHarness;
   let gcp: Gcp;
 
-  const connect = (harness: SimHarness): Gcp =>
-    gcpAccess(
-      harness.gcp,
-      new GcpCaller({ clock: harness.sim.clock, limiter: new RateLimiter({ clock: harness.sim.clock }) }),
-    );
-  const wait = (poller: NonNullable<Awaited<ReturnType<typeof rec.write>>["poller"]>) =>
-    waitForOperation(poller, { clock: h.sim.clock, timeoutMs: 3_600_000, what: "Cloud SQL update" });
-  const observe = async (id: string): Promise<Observed<IDatabaseInstance>> => {
-    const o = await rec.get(gcp, refOf(id));
-    if (!o) throw new Error(`${id} not found`);
-    return o;
-  };
+  const { observe, diff, changesOf, wait, simItem, listInPages } = reconcilerTest({
+    reconciler: rec,
+    harness: () => h,
+    gcp: () => gcp,
+    refOf,
+    what: "Cloud SQL update",
+    timeoutMs: 3_600_000,
+  });
   /** The instance as the simulator holds it, read outside the API. */
   const simState = (id: string) =>
-    (h.sim.dump()["sql"] as { instances: Record<string, unknown>[] }).instances.find(
+    simItem<{ settings: Record<string, unknown> } & Record<string, unknown>>(
+      "sql",
+      "instances",
       (i) => i["name"] === id && i["project"] === PROJECT,
-    ) as { settings: Record<string, unknown> } & Record<string, unknown>;
+    );
   const patchBodies = () =>
     h.sim
       .requests()
@@ -122,18 +105,9 @@ describe("SqlInstance reconciler", () => {
           })),
         },
       };
-      const big = await startSim(many);
-      try {
-        const listed = await rec.list(connect(big), { project: PROJECT, location: "global" });
-        expect(listed).toHaveLength(503);
-        expect(new Set(listed.map((o) => o.name)).size).toBe(503);
-        const lists = big.sim.requests().filter((e) => e.rpc.endsWith("SqlInstancesService.List"));
-        expect(lists).toHaveLength(2);
-        expect(lists[0]!.query).toContain("maxResults=500");
-        expect(lists[1]!.query).toMatch(/pageToken=/);
-      } finally {
-        await big.close();
-      }
+      const scope = { project: PROJECT, location: "global" };
+      const { lists } = await listInPages(many, scope, 503, "SqlInstancesService.List");
+      expect(lists[0]!.query).toContain("maxResults=500");
     });
 
     it("reports each instance with its full name, region, settingsVersion and readiness", async () => {
@@ -190,14 +164,14 @@ availabilityType: ZONAL
 dataDiskSizeGb: 10
 `,
       );
-      expect(diffManaged(rec.desired(spec), rec.normalize(billing.live), rec.diffOptions)).toEqual([]);
+      expect(diff(billing, spec)).toEqual([]);
     });
 
     it("shows no change for a null flag that is not set live", async () => {
       // `null` means "must not be set"; a flag that is absent already satisfies it.
       const billing = await observe("billing-db");
       const spec = sqlSpec("billing-db", "databaseFlags:\n  max_connections: null\n  work_mem: null");
-      expect(diffManaged(rec.desired(spec), rec.normalize(billing.live), rec.diffOptions)).toEqual([]);
+      expect(diff(billing, spec)).toEqual([]);
     });
 
     it("puts only stated fields in the desired shape, keeping null flags", () => {
@@ -239,7 +213,7 @@ maintenanceWindow:
   updateTrack: stable
 `,
       );
-      const changes = diffManaged(rec.desired(spec), rec.normalize(orders.live), rec.diffOptions);
+      const changes = diff(orders, spec);
       expect(changes).toEqual([
         { path: ["tier"], field: "tier", before: "db-custom-2-7680", after: "db-custom-4-15360" },
         {
@@ -285,7 +259,7 @@ allowRestart: true
     it("writes every change in one patch, then a re-read shows no change (round trip)", async () => {
       const spec = sqlSpec("orders-db", ROLLOUT);
       const before = await observe("orders-db");
-      const changes = diffManaged(rec.desired(spec), rec.normalize(before.live), rec.diffOptions);
+      const changes = diff(before, spec);
       expect(changes).toHaveLength(8);
       h.sim.clearRequests();
       const { poller } = await rec.write(gcp, before, spec, changes);
@@ -293,7 +267,7 @@ allowRestart: true
       await wait(poller!);
       expect(patchBodies()).toHaveLength(1);
       const after = await observe("orders-db");
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
       expect(after.version).toBe("2");
       expect(flagsOf(after.live)).toEqual({
         max_connections: "200",
@@ -306,14 +280,14 @@ allowRestart: true
     it("removes a flag the spec sets to null, then a re-read shows no change", async () => {
       const spec = sqlSpec("orders-db", "databaseFlags:\n  work_mem: null\n  shared_buffers: null");
       const before = await observe("orders-db");
-      const changes = diffManaged(rec.desired(spec), rec.normalize(before.live), rec.diffOptions);
+      const changes = diff(before, spec);
       expect(changes.map((c) => [c.field, c.before, c.after])).toEqual([
         ["databaseFlags.work_mem", "4096", null],
       ]);
       await wait((await rec.write(gcp, before, spec, changes)).poller!);
       const after = await observe("orders-db");
       expect(flagsOf(after.live)).toEqual({ max_connections: "120", log_connections: "on" });
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
     });
 
     it("sends only the changed settings, the settingsVersion and the whole merged flag list", async () => {
@@ -328,7 +302,7 @@ databaseFlags:
 `,
       );
       const before = await observe("orders-db");
-      const changes = diffManaged(rec.desired(spec), rec.normalize(before.live), rec.diffOptions);
+      const changes = diff(before, spec);
       h.sim.clearRequests();
       await wait((await rec.write(gcp, before, spec, changes)).poller!);
       // max_connections and log_connections are sent back as they were; work_mem is
@@ -374,7 +348,7 @@ databaseFlags:
       const spec = sqlSpec("orders-db", ROLLOUT);
       const before = await observe("orders-db");
       const sim0 = structuredClone(simState("orders-db"));
-      const changes = diffManaged(rec.desired(spec), rec.normalize(before.live), rec.diffOptions);
+      const changes = diff(before, spec);
       await wait((await rec.write(gcp, before, spec, changes)).poller!);
       const sim1 = simState("orders-db");
       const MANAGED = [
@@ -405,7 +379,7 @@ databaseFlags:
         name: `projects/${PROJECT}/instances/orders-db`,
         patch: { settings: { userLabels: { oncall: "db-team" } } },
       });
-      const changes = diffManaged(rec.desired(spec), rec.normalize(stale.live), rec.diffOptions);
+      const changes = diff(stale, spec);
       const err = await rec.write(gcp, stale, spec, changes).catch((e: unknown) => e);
       expect(err).toMatchObject({
         code: 9,
@@ -429,7 +403,7 @@ databaseFlags:
         "databaseVersion: POSTGRES_16\ntier: db-custom-4-15360\nallowRestart: true",
       );
       const before = await observe("orders-db");
-      const changes = diffManaged(rec.desired(spec), rec.normalize(before.live), rec.diffOptions);
+      const changes = diff(before, spec);
       expect(changes.map((c) => c.field)).toEqual(["databaseVersion", "tier"]);
       h.sim.clearRequests();
       await expect(rec.write(gcp, before, spec, changes)).rejects.toBeInstanceOf(SqlInstanceWriteError);
@@ -448,30 +422,25 @@ databaseFlags:
       });
       const spec = sqlSpec("orders-db", "databaseFlags:\n  work_mem: 8192");
       const before = await observe("orders-db");
-      const changes = diffManaged(rec.desired(spec), rec.normalize(before.live), rec.diffOptions);
+      const changes = diff(before, spec);
       const failure = await wait((await rec.write(gcp, before, spec, changes)).poller!).catch(
         (e: unknown) => e,
       );
       expect(failure).toBeInstanceOf(OperationError);
       expect(failure).toMatchObject({ code: "OPERATION_FAILED" });
       const after = await observe("orders-db");
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual(changes);
+      expect(diff(after, spec)).toEqual(changes);
       expect(after.version).toBe("1");
     });
   });
 
   describe("disruptions and checks", () => {
-    const changesFor = async (id: string, spec: Resource<"SqlInstance">) => {
-      const o = await observe(id);
-      return { o, changes: diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions) };
-    };
-
     it("counts a tier change and restart flags as one restart, naming the fields", async () => {
       const spec = sqlSpec(
         "orders-db",
         "tier: db-custom-4-15360\ndatabaseFlags:\n  max_connections: 200\n  work_mem: 8192\nallowRestart: true",
       );
-      const { o, changes } = await changesFor("orders-db", spec);
+      const { o, changes } = await changesOf(spec);
       expect(rec.disruptions(changes, o, spec)).toEqual([
         {
           kind: "restart",
@@ -488,7 +457,7 @@ databaseFlags:
         "orders-db",
         "availabilityType: REGIONAL\ndatabaseFlags:\n  max_connections: null\nallowRestart: true",
       );
-      const { o, changes } = await changesFor("orders-db", spec);
+      const { o, changes } = await changesOf(spec);
       const [d] = rec.disruptions(changes, o, spec);
       expect(d?.kind).toBe("restart");
       expect(d?.fields).toEqual(["availabilityType", "databaseFlags.max_connections"]);
@@ -500,7 +469,7 @@ databaseFlags:
         "orders-db",
         "dataDiskSizeGb: 40\ndatabaseFlags:\n  work_mem: 8192\n  log_connections: false\nmaintenanceWindow:\n  day: 2\n  hour: 4",
       );
-      const { o, changes } = await changesFor("orders-db", spec);
+      const { o, changes } = await changesOf(spec);
       expect(changes).toHaveLength(5);
       expect(rec.disruptions(changes, o, spec)).toEqual([]);
     });
@@ -510,7 +479,7 @@ databaseFlags:
         "orders-db",
         "databaseVersion: POSTGRES_16\ndatabaseFlags:\n  max_connections: 200\navailabilityType: REGIONAL",
       );
-      const { o, changes } = await changesFor("orders-db", spec);
+      const { o, changes } = await changesOf(spec);
       const result = await rec.check(gcp, spec, o, changes);
       expect(result.problems).toEqual([
         expect.stringContaining("runs POSTGRES_15; capstan does not upgrade database versions"),
@@ -529,7 +498,7 @@ databaseFlags:
         "orders-db",
         "databaseFlags:\n  max_connections: 200\nmaintenanceWindow:\n  day: SUNDAY\n  hour: 3\nallowRestart: true",
       );
-      const { o, changes } = await changesFor("orders-db", spec);
+      const { o, changes } = await changesOf(spec);
       const result = await rec.check(gcp, spec, o, changes);
       expect(result.problems).toEqual([]);
       expect(result.notes).toEqual([expect.stringContaining("not in the maintenance window")]);
@@ -537,7 +506,7 @@ databaseFlags:
 
     it("refuses a disk that would shrink", async () => {
       const spec = sqlSpec("orders-db", "dataDiskSizeGb: 10");
-      const { o, changes } = await changesFor("orders-db", spec);
+      const { o, changes } = await changesOf(spec);
       const result = await rec.check(gcp, spec, o, changes);
       expect(result.problems).toEqual([expect.stringContaining("never shrink")]);
     });
@@ -547,7 +516,7 @@ databaseFlags:
     it("is not ready while its update runs, offers that operation to wait on, then is ready", async () => {
       const spec = sqlSpec("orders-db", "databaseFlags:\n  max_connections: 200\nallowRestart: true");
       const before = await observe("orders-db");
-      const changes = diffManaged(rec.desired(spec), rec.normalize(before.live), rec.diffOptions);
+      const changes = diff(before, spec);
       const { poller } = await rec.write(gcp, before, spec, changes);
       expect(h.sim.service<CloudSqlService>("sql").serving(PROJECT, "orders-db")).toBe(false);
 

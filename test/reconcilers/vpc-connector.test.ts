@@ -1,11 +1,8 @@
-import type { protos } from "@google-cloud/vpc-access";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { diffManaged, type FieldChange } from "../../src/diff/index.ts";
-import { type Gcp, gcpAccess } from "../../src/gcp/access.ts";
-import { GcpCaller } from "../../src/gcp/call.ts";
+import type { FieldChange } from "../../src/diff/index.ts";
+import type { Gcp } from "../../src/gcp/access.ts";
 import { OperationError, waitForOperation } from "../../src/gcp/operations.ts";
-import { RateLimiter } from "../../src/gcp/ratelimit.ts";
-import type { Observed, ResourceRef } from "../../src/reconcilers/types.ts";
+import type { ResourceRef } from "../../src/reconcilers/types.ts";
 import {
   vpcConnectorReconciler as rec,
   VPC_CONNECTOR_LIST_PAGE_SIZE,
@@ -13,12 +10,10 @@ import {
 } from "../../src/reconcilers/vpc-connector.ts";
 import { normalizeLog } from "../../src/sim/core/normalize.ts";
 import type { Fixture } from "../../src/sim/index.ts";
-import { parseSpecSet } from "../../src/spec/load.ts";
-import type { Resource } from "../../src/spec/types.ts";
+import { connect } from "../helpers/gcp.ts";
 import { expectGolden } from "../helpers/golden.ts";
+import { reconcilerTest, specLoader } from "../helpers/reconciler.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
-
-type IConnector = protos.google.cloud.vpcaccess.v1.IConnector;
 
 const PROJECT = "acme-staging";
 const REGION = "us-central1";
@@ -52,21 +47,11 @@ const FIXTURE: Fixture = {
 };
 
 /** connectorSpec loads one VpcConnector document through the real spec loader. */
-function connectorSpec(name: string, spec: string): Resource<"VpcConnector"> {
-  const text = `apiVersion: capstan.dev/v1alpha1\nkind: VpcConnector\nmetadata:\n  name: ${name}\nspec:\n${spec
-    .trim()
-    .split("\n")
-    .map((l) => `  ${l}`)
-    .join("\n")}\n`;
-  const set = parseSpecSet([{ path: "specs/network.yaml", text }], [], {
-    cwd: "/",
-    defaults: { project: PROJECT, region: REGION },
-  });
-  expect(set.problems).toEqual([]);
-  const r = set.resources[0];
-  if (r?.kind !== "VpcConnector") throw new Error("expected one VpcConnector");
-  return r;
-}
+const connectorSpec = specLoader("VpcConnector", {
+  path: "specs/network.yaml",
+  project: PROJECT,
+  region: REGION,
+});
 
 function refOf(id: string, location = REGION): ResourceRef {
   return { kind: "VpcConnector", project: PROJECT, location, id };
@@ -76,27 +61,17 @@ describe("VpcConnector reconciler", () => {
   let h: SimHarness;
   let gcp: Gcp;
 
-  const connect = (harness: SimHarness): Gcp =>
-    gcpAccess(
-      harness.gcp,
-      new GcpCaller({ clock: harness.sim.clock, limiter: new RateLimiter({ clock: harness.sim.clock }) }),
-    );
-  const wait = (poller: NonNullable<Awaited<ReturnType<typeof rec.write>>["poller"]>) =>
-    waitForOperation(poller, { clock: h.sim.clock, timeoutMs: 3_600_000, what: "connector update" });
-  const observe = async (id: string): Promise<Observed<IConnector>> => {
-    const o = await rec.get(gcp, refOf(id));
-    if (!o) throw new Error(`${id} not found`);
-    return o;
-  };
-  const changesFor = async (id: string, spec: Resource<"VpcConnector">) => {
-    const o = await observe(id);
-    return { o, changes: diffManaged(rec.desired(spec), rec.normalize(o.live), rec.diffOptions) };
-  };
+  const { observe, diff, changesOf, wait, simItem, listInPages } = reconcilerTest({
+    reconciler: rec,
+    harness: () => h,
+    gcp: () => gcp,
+    refOf,
+    what: "connector update",
+    timeoutMs: 3_600_000,
+  });
   /** The connector as the simulator holds it, read outside the API. */
   const simState = (name: string) =>
-    (h.sim.dump()["vpcaccess"] as { connectors: Record<string, unknown>[] }).connectors.find(
-      (c) => c["name"] === name,
-    );
+    simItem<Record<string, unknown> | undefined>("vpcaccess", "connectors", (c) => c["name"] === name);
   const patches = () => h.sim.requests().filter((e) => e.method === "PATCH");
 
   beforeEach(async () => {
@@ -116,20 +91,16 @@ describe("VpcConnector reconciler", () => {
           })),
         },
       };
-      const big = await startSim(many);
-      try {
-        const listed = await rec.list(connect(big), { project: PROJECT, location: REGION });
-        expect(listed).toHaveLength(VPC_CONNECTOR_LIST_PAGE_SIZE + 5);
-        expect(new Set(listed.map((o) => o.name)).size).toBe(VPC_CONNECTOR_LIST_PAGE_SIZE + 5);
-        const lists = big.sim.requests().filter((e) => e.rpc.endsWith("ListConnectors"));
-        expect(lists).toHaveLength(2);
-        expect(lists[0]!.query).toContain(`pageSize=${VPC_CONNECTOR_LIST_PAGE_SIZE}`);
-        expect(lists[0]!.query).not.toContain("pageToken");
-        expect(lists[1]!.query).toMatch(/pageToken=/);
-        expect(big.sim.requests().filter((e) => e.rpc.endsWith("GetConnector"))).toEqual([]);
-      } finally {
-        await big.close();
-      }
+      const scope = { project: PROJECT, location: REGION };
+      const { lists, requests } = await listInPages(
+        many,
+        scope,
+        VPC_CONNECTOR_LIST_PAGE_SIZE + 5,
+        "ListConnectors",
+      );
+      expect(lists[0]!.query).toContain(`pageSize=${VPC_CONNECTOR_LIST_PAGE_SIZE}`);
+      expect(lists[0]!.query).not.toContain("pageToken");
+      expect(requests.filter((e) => e.rpc.endsWith("GetConnector"))).toEqual([]);
     });
 
     it("reports each connector of the scope with its full name, ref, no token and readiness", async () => {
@@ -192,10 +163,10 @@ describe("VpcConnector reconciler", () => {
         "orders-egress",
         "machineType: e2-micro\nminInstances: 2\nmaxInstances: 3\nnetwork: staging-vpc\nipCidrRange: 10.8.0.0/28",
       );
-      const { changes } = await changesFor("orders-egress", spec);
+      const { changes } = await changesOf(spec);
       expect(changes).toEqual([]);
       const batch = connectorSpec("batch-egress", `subnet:\n  name: batch-subnet\n  projectId: ${PROJECT}`);
-      expect((await changesFor("batch-egress", batch)).changes).toEqual([]);
+      expect((await changesOf(batch)).changes).toEqual([]);
     });
 
     it("puts only stated fields in the desired shape, without consent fields", () => {
@@ -214,7 +185,7 @@ describe("VpcConnector reconciler", () => {
         "orders-egress",
         "machineType: e2-standard-4\nminInstances: 2\nmaxInstances: 6\nnetwork: staging-vpc",
       );
-      const { changes } = await changesFor("orders-egress", spec);
+      const { changes } = await changesOf(spec);
       expect(changes).toEqual([
         { path: ["machineType"], field: "machineType", before: "e2-micro", after: "e2-standard-4" },
         { path: ["maxInstances"], field: "maxInstances", before: 3, after: 6 },
@@ -228,7 +199,7 @@ describe("VpcConnector reconciler", () => {
         "orders-egress",
         "machineType: e2-standard-4\nminInstances: 3\nmaxInstances: 6",
       );
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       expect(changes).toHaveLength(3);
       h.sim.clearRequests();
       const { poller } = await rec.write(gcp, o, spec, changes);
@@ -240,13 +211,13 @@ describe("VpcConnector reconciler", () => {
       );
       const after = await observe("orders-egress");
       expect(after.readiness).toEqual({ ready: true });
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual([]);
+      expect(diff(after, spec)).toEqual([]);
       expect(after.live).toMatchObject({ minThroughput: 300, maxThroughput: 600 });
     });
 
     it("sends only the machine type when only it changes", async () => {
       const spec = connectorSpec("orders-egress", "machineType: f1-micro");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       h.sim.clearRequests();
       await wait((await rec.write(gcp, o, spec, changes)).poller!);
       expect(patches().map((p) => [decodeURIComponent(p.query), p.body])).toEqual([
@@ -256,7 +227,7 @@ describe("VpcConnector reconciler", () => {
 
     it("sends a changed instance count with the other count at its live value, never the machine type", async () => {
       const spec = connectorSpec("orders-egress", "maxInstances: 8");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       // Someone changes the machine type in the console after capstan read the connector.
       h.sim.edit("vpcaccess", { kind: "connector", name: ORDERS, patch: { machineType: "e2-standard-4" } });
       h.sim.clearRequests();
@@ -285,7 +256,7 @@ describe("VpcConnector reconciler", () => {
         "machineType: e2-standard-4\nminInstances: 4\nmaxInstances: 9",
       );
       const before = structuredClone(simState(ORDERS))!;
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       await wait((await rec.write(gcp, o, spec, changes)).poller!);
       const after = simState(ORDERS)!;
       const MANAGED = ["machineType", "minInstances", "maxInstances"];
@@ -304,7 +275,7 @@ describe("VpcConnector reconciler", () => {
 
     it("has no concurrency token, so a write while an update runs surfaces GCP's FAILED_PRECONDITION", async () => {
       const spec = connectorSpec("orders-egress", "maxInstances: 5");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       expect(o.version).toBeUndefined();
       // Someone else's update is running; the observation capstan holds predates it.
       h.sim.clearRequests();
@@ -319,7 +290,7 @@ describe("VpcConnector reconciler", () => {
 
     it("cannot shrink the connector from a stale read: GCP refuses a decrease with INVALID_ARGUMENT", async () => {
       const spec = connectorSpec("orders-egress", "maxInstances: 5");
-      const { o: stale, changes } = await changesFor("orders-egress", spec);
+      const { o: stale, changes } = await changesOf(spec);
       h.sim.edit("vpcaccess", { kind: "connector", name: ORDERS, patch: { maxInstances: 8 } });
       const err = await rec.write(gcp, stale, spec, changes).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 3, httpStatusCode: 400 });
@@ -339,7 +310,7 @@ describe("VpcConnector reconciler", () => {
         ).poller!,
       );
       const spec = connectorSpec("orders-egress", "maxInstances: 4\nallowReplacement: true");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       h.sim.clearRequests();
       const err = await rec.write(gcp, o, spec, changes).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(VpcConnectorWriteError);
@@ -358,7 +329,7 @@ describe("VpcConnector reconciler", () => {
 
     it("refuses to write creation-only or unknown fields, and writes nothing for validateOnly", async () => {
       const spec = connectorSpec("orders-egress", "network: prod-vpc\nmaxInstances: 4");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       expect(changes.map((c) => c.field)).toEqual(["maxInstances", "network"]);
       h.sim.clearRequests();
       await expect(rec.write(gcp, o, spec, changes)).rejects.toMatchObject({
@@ -387,7 +358,7 @@ describe("VpcConnector reconciler", () => {
         times: 1,
       });
       const spec = connectorSpec("orders-egress", "maxInstances: 6");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       const failure = await wait((await rec.write(gcp, o, spec, changes)).poller!).catch((e: unknown) => e);
       expect(failure).toBeInstanceOf(OperationError);
       expect((failure as OperationError).status?.error).toEqual({
@@ -396,7 +367,7 @@ describe("VpcConnector reconciler", () => {
       });
       const after = await observe("orders-egress");
       expect(after.readiness).toEqual({ ready: true });
-      expect(diffManaged(rec.desired(spec), rec.normalize(after.live), rec.diffOptions)).toEqual(changes);
+      expect(diff(after, spec)).toEqual(changes);
     });
 
     it("records raising a connector as a golden HTTP log", async () => {
@@ -407,7 +378,7 @@ describe("VpcConnector reconciler", () => {
         const [o] = (await rec.list(ggcp, rec.scopeOf(refOf("orders-egress")))).filter(
           (x) => x.ref.id === "orders-egress",
         );
-        const changes = diffManaged(rec.desired(spec), rec.normalize(o!.live), rec.diffOptions);
+        const changes = diff(o!, spec);
         const { poller } = await rec.write(ggcp, o!, spec, changes);
         await waitForOperation(poller!, {
           clock: g.sim.clock,
@@ -418,7 +389,7 @@ describe("VpcConnector reconciler", () => {
           what: "connector update",
         });
         const after = await rec.get(ggcp, refOf("orders-egress"));
-        expect(diffManaged(rec.desired(spec), rec.normalize(after!.live), rec.diffOptions)).toEqual([]);
+        expect(diff(after!, spec)).toEqual([]);
         expectGolden("reconcilers/vpc-connector-raise.json", normalizeLog(g.sim.requests()));
       } finally {
         await g.close();
@@ -429,11 +400,11 @@ describe("VpcConnector reconciler", () => {
   describe("disruptions and checks", () => {
     it("finds no disruption in raising instances or changing the machine type either way", async () => {
       const spec = connectorSpec("batch-egress", "machineType: e2-micro\nminInstances: 4\nmaxInstances: 10");
-      const { o, changes } = await changesFor("batch-egress", spec);
+      const { o, changes } = await changesOf(spec);
       expect(changes).toHaveLength(3);
       expect(rec.disruptions(changes, o, spec)).toEqual([]);
       const down = connectorSpec("orders-egress", "machineType: f1-micro");
-      const d = await changesFor("orders-egress", down);
+      const d = await changesOf(down);
       expect(rec.disruptions(d.changes, d.o, down)).toEqual([]);
     });
 
@@ -442,7 +413,7 @@ describe("VpcConnector reconciler", () => {
         "batch-egress",
         "minInstances: 2\nmaxInstances: 5\nmachineType: e2-micro\nsubnet:\n  name: other-subnet\nallowReplacement: true",
       );
-      const { o, changes } = await changesFor("batch-egress", spec);
+      const { o, changes } = await changesOf(spec);
       expect(rec.disruptions(changes, o, spec)).toEqual([
         {
           kind: "replacement",
@@ -455,7 +426,7 @@ describe("VpcConnector reconciler", () => {
 
     it("refuses a decrease without consent, telling the user to acknowledge and replace by hand", async () => {
       const spec = connectorSpec("batch-egress", "minInstances: 2");
-      const { o, changes } = await changesFor("batch-egress", spec);
+      const { o, changes } = await changesOf(spec);
       expect(await rec.check(gcp, spec, o, changes)).toEqual({
         problems: [
           "spec.minInstances: lowering minInstances from 3 to 2 requires replacing the connector (GCP only raises connector instances in place); set spec.allowReplacement: true to acknowledge, then replace it by hand: capstan never deletes resources. Or keep minInstances at 3 or more",
@@ -466,7 +437,7 @@ describe("VpcConnector reconciler", () => {
 
     it("accepts an acknowledged decrease as a plan, noting that apply stops there", async () => {
       const spec = connectorSpec("batch-egress", "maxInstances: 4\nallowReplacement: true");
-      const { o, changes } = await changesFor("batch-egress", spec);
+      const { o, changes } = await changesOf(spec);
       const result = await rec.check(gcp, spec, o, changes);
       expect(result.problems).toEqual([]);
       expect(result.notes).toEqual([
@@ -482,7 +453,7 @@ describe("VpcConnector reconciler", () => {
         "orders-egress",
         "network: prod-vpc\nipCidrRange: 10.9.0.0/28\nmaxInstances: 5\nallowReplacement: true",
       );
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       const { problems } = await rec.check(gcp, spec, o, changes);
       expect(problems).toEqual([
         expect.stringMatching(
@@ -493,7 +464,7 @@ describe("VpcConnector reconciler", () => {
         ),
       ]);
       const subnet = connectorSpec("orders-egress", "subnet:\n  name: batch-subnet");
-      const s = await changesFor("orders-egress", subnet);
+      const s = await changesOf(subnet);
       expect((await rec.check(gcp, subnet, s.o, s.changes)).problems).toEqual([
         expect.stringMatching(/^spec\.subnet: subnet is unset live and immutable after creation/),
       ]);
@@ -501,19 +472,19 @@ describe("VpcConnector reconciler", () => {
 
     it("judges min below max with the live half when the spec states only one count", async () => {
       const spec = connectorSpec("orders-egress", "minInstances: 4");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       expect((await rec.check(gcp, spec, o, changes)).problems).toEqual([
         "spec.minInstances: maxInstances (3) must be greater than minInstances (4); the other count is maxInstances 3 live",
       ]);
       const fine = connectorSpec("orders-egress", "minInstances: 4\nmaxInstances: 6");
-      const f = await changesFor("orders-egress", fine);
+      const f = await changesOf(fine);
       expect(await rec.check(gcp, fine, f.o, f.changes)).toEqual({ problems: [], notes: [] });
     });
 
     it("refuses changes to a connector in ERROR, which GCP will not update", async () => {
       h.sim.edit("vpcaccess", { kind: "connector", name: ORDERS, patch: { state: "ERROR" } });
       const spec = connectorSpec("orders-egress", "maxInstances: 5");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       expect((await rec.check(gcp, spec, o, changes)).problems).toEqual([
         expect.stringContaining("the connector is in state ERROR"),
       ]);
@@ -525,7 +496,7 @@ describe("VpcConnector reconciler", () => {
     it("is not ready while its update runs, offers a wait for READY, then is ready", async () => {
       await expect(rec.pending(gcp, refOf("orders-egress"))).resolves.toBeUndefined();
       const spec = connectorSpec("orders-egress", "maxInstances: 5");
-      const { o, changes } = await changesFor("orders-egress", spec);
+      const { o, changes } = await changesOf(spec);
       await rec.write(gcp, o, spec, changes);
 
       const during = await observe("orders-egress");

@@ -18,6 +18,7 @@ import { names } from "../../src/gcp/names.ts";
 import { OperationError, waitForOperation } from "../../src/gcp/operations.ts";
 import { normalizeLog } from "../../src/sim/core/normalize.ts";
 import { createSimulator, type Fixture } from "../../src/sim/index.ts";
+import { connect } from "../helpers/gcp.ts";
 import { expectGolden } from "../helpers/golden.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
 
@@ -236,9 +237,9 @@ describe("simulated Compute Engine", () => {
         region: "europe-west1",
       });
       expect(negs.map((n) => n.name)).toEqual(["api-neg", "web-neg"]);
-      expect(await isServerlessBackendService(h.gcp, b)).toBe(true);
+      expect(await isServerlessBackendService(connect(h), b)).toBe(true);
       const [vm] = await bs().get({ project: P, backendService: "vm-backend" });
-      expect(await isServerlessBackendService(h.gcp, vm)).toBe(false);
+      expect(await isServerlessBackendService(connect(h), vm)).toBe(false);
       await expect(
         h.gcp.compute.regionNetworkEndpointGroups.get({
           project: P,
@@ -553,7 +554,7 @@ describe("simulated Compute Engine", () => {
         healthCheck: "vm-hc",
         healthCheckResource: { healthyThreshold: 3 },
       });
-      const status = await waitForOperation(computeOperationPoller(h.gcp, P, opName(lro)), {
+      const status = await waitForOperation(computeOperationPoller(connect(h), P, opName(lro)), {
         clock: h.sim.clock,
         timeoutMs: 60_000,
         what: "health check patch",
@@ -574,11 +575,14 @@ describe("simulated Compute Engine", () => {
         healthCheck: "vm-hc",
         healthCheckResource: { healthyThreshold: 4 },
       });
-      const err = await waitForOperation(computeOperationPoller(h.gcp, P, opName(lro), { method: "wait" }), {
-        clock: h.sim.clock,
-        timeoutMs: 60_000,
-        what: "health check patch",
-      }).catch((e: unknown) => e);
+      const err = await waitForOperation(
+        computeOperationPoller(connect(h), P, opName(lro), { method: "wait" }),
+        {
+          clock: h.sim.clock,
+          timeoutMs: 60_000,
+          what: "health check patch",
+        },
+      ).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OperationError);
       expect(err).toMatchObject({
         code: "OPERATION_FAILED",

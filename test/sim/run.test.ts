@@ -6,6 +6,7 @@ import { OperationError, waitForOperation } from "../../src/gcp/operations.ts";
 import { runOperationPoller } from "../../src/gcp/run.ts";
 import { normalizeLog } from "../../src/sim/core/normalize.ts";
 import { type Fixture, loadFixture } from "../../src/sim/index.ts";
+import { connect } from "../helpers/gcp.ts";
 import { expectGolden } from "../helpers/golden.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
 
@@ -67,7 +68,7 @@ function container(s: Service): protos.google.cloud.run.v2.IContainer {
 }
 
 async function settle(sim: SimHarness, operationName: string) {
-  return waitForOperation(runOperationPoller(sim.gcp, operationName), {
+  return waitForOperation(runOperationPoller(connect(sim), operationName), {
     clock: sim.sim.clock,
     timeoutMs: 3_600_000,
     maxIntervalMs: 60_000,
@@ -751,7 +752,7 @@ describe("simulated Cloud Run Admin API v2: revisions and operations", () => {
     const op = await update(sim, (s) => {
       container(s).image = "gcr.io/acme/api:2";
     });
-    const poll = runOperationPoller(sim.gcp, op.name!);
+    const poll = runOperationPoller(connect(sim), op.name!);
     const seen = sim.sim.requests().length;
     await expect(poll()).resolves.toEqual({ done: false });
     expect(
@@ -896,7 +897,7 @@ describe("simulated Cloud Run Admin API v2: golden HTTP log", () => {
     container(svc).image = "gcr.io/acme/api:2";
     svc.template!.maxInstanceRequestConcurrency = 40;
     const [op] = await sim.gcp.run.services.updateService({ service: svc });
-    const poll = runOperationPoller(sim.gcp, op.name!);
+    const poll = runOperationPoller(connect(sim), op.name!);
     expect(await poll()).toEqual({ done: false });
     await sim.sim.clock.sleep(1_201_000);
     expect(await poll()).toEqual({ done: true });

@@ -6,6 +6,7 @@ import { sqlOperationPoller } from "../../src/gcp/sql.ts";
 import { normalizeLog } from "../../src/sim/core/normalize.ts";
 import type { Fixture, RequestLogEntry } from "../../src/sim/index.ts";
 import type { CloudSqlService } from "../../src/sim/sqladmin/index.ts";
+import { connect } from "../helpers/gcp.ts";
 import { expectGolden } from "../helpers/golden.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
 
@@ -58,7 +59,7 @@ describe("simulated Cloud SQL Admin API", () => {
   let h: SimHarness;
   const sql = () => h.gcp.sql;
   const wait = (op: IOperation) =>
-    waitForOperation(sqlOperationPoller(h.gcp, PROJECT, op.name!), {
+    waitForOperation(sqlOperationPoller(connect(h), PROJECT, op.name!), {
       clock: h.sim.clock,
       timeoutMs: 3_600_000,
       intervalMs: 1000,

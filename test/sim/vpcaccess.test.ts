@@ -1,5 +1,6 @@
 import { GoogleError } from "google-gax";
 import { afterEach, describe, expect, it } from "vitest";
+import type { Gcp } from "../../src/gcp/access.ts";
 import {
   CONNECTOR_LIMITS,
   CONNECTOR_MACHINE_TYPES,
@@ -11,6 +12,7 @@ import { OperationError, waitForOperation } from "../../src/gcp/operations.ts";
 import { asGoogleError, connectorOperationPoller, patchConnector } from "../../src/gcp/vpcaccess.ts";
 import { normalizeLog } from "../../src/sim/core/normalize.ts";
 import type { Fixture } from "../../src/sim/index.ts";
+import { connect } from "../helpers/gcp.ts";
 import { expectGolden } from "../helpers/golden.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
 
@@ -33,14 +35,21 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function start(extra: Fixture = {}): Promise<SimHarness> {
+/**
+ * Started is a running simulator plus `access`, a Gcp over its clients that tries each
+ * call once: these tests assert the simulator's answers, which capstan's retries would
+ * hide (a 429 retried until the quota window has passed).
+ */
+type Started = SimHarness & { readonly access: Gcp };
+
+async function start(extra: Fixture = {}): Promise<Started> {
   h = await startSim({ ...fixture, ...extra });
-  return h;
+  return { ...h, access: connect(h, { maxAttempts: 1 }) };
 }
 
 /** wait follows a connector operation on the simulator's (scaled) clock. */
-function wait(sim: SimHarness, opName: string) {
-  return waitForOperation(connectorOperationPoller(sim.gcp, opName), {
+function wait(sim: Started, opName: string) {
+  return waitForOperation(connectorOperationPoller(sim.access, opName), {
     clock: sim.sim.clock,
     timeoutMs: 30 * 60_000,
     intervalMs: 5_000,
@@ -142,11 +151,11 @@ describe("simulated Serverless VPC Access", () => {
   it("patches instances through a long-running operation during which the connector is UPDATING", async () => {
     const harness = await start();
     const { gcp } = harness;
-    const opName = await patchConnector(gcp, CONN, { minInstances: 3, maxInstances: 5 });
+    const opName = await patchConnector(harness.access, CONN, { minInstances: 3, maxInstances: 5 });
     expect(opName).toMatch(/^projects\/acme\/locations\/us-central1\/operations\/operation-[0-9a-f]+$/);
     const [during] = await gcp.vpcAccess.getConnector({ name: CONN });
     expect(during.state).toBe("UPDATING");
-    expect((await connectorOperationPoller(gcp, opName)()).done).toBe(false);
+    expect((await connectorOperationPoller(harness.access, opName)()).done).toBe(false);
 
     await wait(harness, opName);
     const [after] = await gcp.vpcAccess.getConnector({ name: CONN });
@@ -163,23 +172,23 @@ describe("simulated Serverless VPC Access", () => {
 
   it("takes the update duration the fixture sets", async () => {
     const harness = await start({ durations: { "vpcaccess.update": 3600 } });
-    const opName = await patchConnector(harness.gcp, CONN, { machineType: "e2-standard-4" });
+    const opName = await patchConnector(harness.access, CONN, { machineType: "e2-standard-4" });
     await harness.sim.clock.sleep(600_000);
-    expect((await connectorOperationPoller(harness.gcp, opName)()).done).toBe(false);
+    expect((await connectorOperationPoller(harness.access, opName)()).done).toBe(false);
   });
 
   it("changes the machine type either way in place", async () => {
     const harness = await start();
-    await wait(harness, await patchConnector(harness.gcp, CONN, { machineType: "e2-standard-4" }));
-    await wait(harness, await patchConnector(harness.gcp, CONN, { machineType: "f1-micro" }));
+    await wait(harness, await patchConnector(harness.access, CONN, { machineType: "e2-standard-4" }));
+    await wait(harness, await patchConnector(harness.access, CONN, { machineType: "f1-micro" }));
     const [c] = await harness.gcp.vpcAccess.getConnector({ name: CONN });
     expect(c.machineType).toBe("f1-micro");
   });
 
   it("refuses to decrease instances in place with a 400 that says the connector must be replaced", async () => {
     const harness = await start();
-    await wait(harness, await patchConnector(harness.gcp, CONN, { minInstances: 4, maxInstances: 6 }));
-    const err = await rejection(patchConnector(harness.gcp, CONN, { minInstances: 3, maxInstances: 6 }));
+    await wait(harness, await patchConnector(harness.access, CONN, { minInstances: 4, maxInstances: 6 }));
+    const err = await rejection(patchConnector(harness.access, CONN, { minInstances: 3, maxInstances: 6 }));
     expect(err.code).toBe(3);
     expect(err.httpStatusCode).toBe(400);
     expect(err.message).toContain("decrease requires replacing the connector");
@@ -188,13 +197,13 @@ describe("simulated Serverless VPC Access", () => {
   });
 
   it("refuses instance counts out of range, min not below max and unknown machine types", async () => {
-    const { gcp } = await start();
-    const low = await rejection(patchConnector(gcp, CONN, { minInstances: 2, maxInstances: 11 }));
+    const { access } = await start();
+    const low = await rejection(patchConnector(access, CONN, { minInstances: 2, maxInstances: 11 }));
     expect(low.code).toBe(3);
     expect(low.message).toContain("maxInstances must be an integer from 3 to 10, got 11");
-    const crossed = await rejection(patchConnector(gcp, CONN, { minInstances: 3 }));
+    const crossed = await rejection(patchConnector(access, CONN, { minInstances: 3 }));
     expect(crossed.message).toContain("maxInstances (3) must be greater than minInstances (3)");
-    const machine = await rejection(patchConnector(gcp, CONN, { machineType: "n2-standard-2" }));
+    const machine = await rejection(patchConnector(access, CONN, { machineType: "n2-standard-2" }));
     expect(machine.code).toBe(3);
     expect(JSON.stringify(machine.statusDetails)).toContain("connector.machine_type");
   });
@@ -215,18 +224,18 @@ describe("simulated Serverless VPC Access", () => {
 
   it("refuses a second patch while the first is still running with FAILED_PRECONDITION", async () => {
     const harness = await start();
-    const first = await patchConnector(harness.gcp, CONN, { maxInstances: 4 });
-    const err = await rejection(patchConnector(harness.gcp, CONN, { maxInstances: 5 }));
+    const first = await patchConnector(harness.access, CONN, { maxInstances: 4 });
+    const err = await rejection(patchConnector(harness.access, CONN, { maxInstances: 5 }));
     expect(err.code).toBe(9);
     expect(err.httpStatusCode).toBe(400);
     expect(err.message).toContain(first);
     await wait(harness, first);
-    await wait(harness, await patchConnector(harness.gcp, CONN, { maxInstances: 5 }));
+    await wait(harness, await patchConnector(harness.access, CONN, { maxInstances: 5 }));
   });
 
   it("answers an unknown connector patch with NOT_FOUND", async () => {
-    const { gcp } = await start();
-    const err = await rejection(patchConnector(gcp, `${LOC}/connectors/ghost`, { maxInstances: 4 }));
+    const { access } = await start();
+    const err = await rejection(patchConnector(access, `${LOC}/connectors/ghost`, { maxInstances: 4 }));
     expect(err.code).toBe(5);
     expect(err.httpStatusCode).toBe(404);
   });
@@ -241,7 +250,7 @@ describe("simulated Serverless VPC Access", () => {
       },
       times: 1,
     });
-    const opName = await patchConnector(harness.gcp, CONN, { minInstances: 3, maxInstances: 6 });
+    const opName = await patchConnector(harness.access, CONN, { minInstances: 3, maxInstances: 6 });
     const failure = await wait(harness, opName).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(OperationError);
     expect((failure as OperationError).status?.error).toEqual({
@@ -254,8 +263,10 @@ describe("simulated Serverless VPC Access", () => {
 
   it("surfaces a write quota refusal from the REST patch like the client libraries do", async () => {
     const harness = await start({ quotas: { "vpcaccess.googleapis.com": { writePerMinute: 1 } } });
-    await patchConnector(harness.gcp, CONN, { maxInstances: 4 });
-    const err = await rejection(patchConnector(harness.gcp, `${LOC}/connectors/batch`, { maxInstances: 10 }));
+    await patchConnector(harness.access, CONN, { maxInstances: 4 });
+    const err = await rejection(
+      patchConnector(harness.access, `${LOC}/connectors/batch`, { maxInstances: 10 }),
+    );
     expect(err.code).toBe(8);
     expect(err.httpStatusCode).toBe(429);
     expect(err.reason).toBe("RATE_LIMIT_EXCEEDED");
@@ -263,17 +274,19 @@ describe("simulated Serverless VPC Access", () => {
   });
 
   it("rejects bad arguments to patchConnector before calling GCP", async () => {
-    const { gcp, sim } = await start();
-    await expect(patchConnector(gcp, "connectors/x", { maxInstances: 4 })).rejects.toThrow(TypeError);
-    await expect(patchConnector(gcp, CONN, {})).rejects.toThrow(TypeError);
-    expect(() => connectorOperationPoller(gcp, "operations/x")).toThrow(TypeError);
+    const { access, sim } = await start();
+    await expect(patchConnector(access, "connectors/x", { maxInstances: 4 })).rejects.toThrow(TypeError);
+    await expect(patchConnector(access, CONN, {})).rejects.toThrow(TypeError);
+    expect(() => connectorOperationPoller(access, "operations/x")).toThrow(TypeError);
     expect(sim.requests()).toHaveLength(0);
   });
 
   it("lists a region's operations through the client's Operations mixin and 404s an unknown one", async () => {
     const harness = await start();
-    const a = await patchConnector(harness.gcp, CONN, { maxInstances: 4 });
-    const b = await patchConnector(harness.gcp, `${LOC}/connectors/batch`, { machineType: "e2-standard-4" });
+    const a = await patchConnector(harness.access, CONN, { maxInstances: 4 });
+    const b = await patchConnector(harness.access, `${LOC}/connectors/batch`, {
+      machineType: "e2-standard-4",
+    });
     const listed: string[] = [];
     for await (const op of harness.gcp.vpcAccess.listOperationsAsync({ name: LOC, pageSize: 1 } as never)) {
       listed.push(String(op.name));
@@ -355,7 +368,7 @@ describe("simulated Serverless VPC Access", () => {
   it("refuses to patch a connector an edit has put in ERROR", async () => {
     const harness = await start();
     harness.sim.edit("vpcaccess", { kind: "connector", name: CONN, patch: { state: "ERROR" } });
-    const err = await rejection(patchConnector(harness.gcp, CONN, { maxInstances: 4 }));
+    const err = await rejection(patchConnector(harness.access, CONN, { maxInstances: 4 }));
     expect(err.code).toBe(9);
     expect(err.message).toContain("in state ERROR");
   });
@@ -374,7 +387,7 @@ describe("simulated Serverless VPC Access", () => {
 
   it("dumps a connector mid-update as the settings it is converging to", async () => {
     const harness = await start();
-    await patchConnector(harness.gcp, CONN, { maxInstances: 7 });
+    await patchConnector(harness.access, CONN, { maxInstances: 7 });
     const dumped = harness.sim.dump()["vpcaccess"] as { connectors: { name: string; state: string }[] };
     expect(dumped.connectors.find((c) => c.name === CONN)).toMatchObject({ state: "READY", maxInstances: 7 });
   });
@@ -382,15 +395,16 @@ describe("simulated Serverless VPC Access", () => {
   it("records the patch scenario as a golden HTTP log", async () => {
     h = await startSim({ ...fixture, durations: { "vpcaccess.update": 900 } }, { captureResponses: true });
     const { gcp, sim } = h;
+    const access = connect(h, { maxAttempts: 1 });
     await gcp.vpcAccess.listConnectors({ parent: LOC });
-    const opName = await patchConnector(gcp, CONN, {
+    const opName = await patchConnector(access, CONN, {
       machineType: "e2-standard-4",
       minInstances: 3,
       maxInstances: 6,
     });
-    expect((await connectorOperationPoller(gcp, opName)()).done).toBe(false);
+    expect((await connectorOperationPoller(access, opName)()).done).toBe(false);
     await sim.clock.sleep(1_000_000);
-    expect((await connectorOperationPoller(gcp, opName)()).done).toBe(true);
+    expect((await connectorOperationPoller(access, opName)()).done).toBe(true);
     await gcp.vpcAccess.getConnector({ name: CONN });
     expectGolden("sim/vpcaccess-patch-connector.json", normalizeLog(sim.requests()));
   });
