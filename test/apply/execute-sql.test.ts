@@ -174,7 +174,13 @@ describe("execute against the simulator (Cloud SQL)", () => {
 
   it("rides out 429s by waiting the RetryInfo delay before calling that API again", async () => {
     // The simulator allows 4 reads a minute while capstan believes it has GCP's default 3000.
-    const { run } = await setup({ ...FIXTURE, quotas: { "sqladmin.googleapis.com": { readPerMinute: 4 } } });
+    // 100×, a simulated minute in 0.6 s: slow enough that a loaded machine still makes
+    // its reads within one quota window, fast enough to wait out a few.
+    const { run } = await setup(
+      { ...FIXTURE, quotas: { "sqladmin.googleapis.com": { readPerMinute: 4 } } },
+      SPEC,
+      100,
+    );
     const report = await run();
     expect(report.outcome).toBe("converged");
     const log = h.sim.requests().filter((r) => r.api === "sqladmin.googleapis.com");

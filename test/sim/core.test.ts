@@ -14,7 +14,12 @@ describe("simulator core", () => {
   });
 
   it("answers calls beyond the per-minute read quota with 429 RESOURCE_EXHAUSTED, ErrorInfo and RetryInfo", async () => {
-    h = await startSim({ ...FIXTURE, quotas: { "secretmanager.googleapis.com": { readPerMinute: 2 } } });
+    // Real time: at the harness's default 1000× a minute is 60 ms, which a loaded machine
+    // can spend between two calls, and the window would pass before the third.
+    h = await startSim(
+      { ...FIXTURE, quotas: { "secretmanager.googleapis.com": { readPerMinute: 2 } } },
+      { timeScale: 1 },
+    );
     await h.gcp.secretManager.getSecret({ name: "projects/p1/secrets/s1" });
     await h.gcp.secretManager.getSecret({ name: "projects/p1/secrets/s1" });
     const err = await h.gcp.secretManager

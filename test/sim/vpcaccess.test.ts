@@ -42,8 +42,8 @@ afterEach(async () => {
  */
 type Started = SimHarness & { readonly access: Gcp };
 
-async function start(extra: Fixture = {}): Promise<Started> {
-  h = await startSim({ ...fixture, ...extra });
+async function start(extra: Fixture = {}, timeScale?: number): Promise<Started> {
+  h = await startSim({ ...fixture, ...extra }, timeScale === undefined ? {} : { timeScale });
   return { ...h, access: connect(h, { maxAttempts: 1 }) };
 }
 
@@ -262,7 +262,8 @@ describe("simulated Serverless VPC Access", () => {
   });
 
   it("surfaces a write quota refusal from the REST patch like the client libraries do", async () => {
-    const harness = await start({ quotas: { "vpcaccess.googleapis.com": { writePerMinute: 1 } } });
+    // Real time, so the quota minute cannot pass between the two calls on a loaded machine.
+    const harness = await start({ quotas: { "vpcaccess.googleapis.com": { writePerMinute: 1 } } }, 1);
     await patchConnector(harness.access, CONN, { maxInstances: 4 });
     const err = await rejection(
       patchConnector(harness.access, `${LOC}/connectors/batch`, { maxInstances: 10 }),
