@@ -702,7 +702,7 @@ export class Controller {
       // Anything but an explicit `correct` is taken as `report`: a misspelt annotation
       // must not turn into writes the author meant to prevent.
       e.onDrift = (ann[ANNOTATION_ON_DRIFT] ?? "correct") === "correct" ? "correct" : "report";
-      e.suspended = (ann[ANNOTATION_SUSPEND] ?? "false") !== "false";
+      e.suspended = ann[ANNOTATION_SUSPEND] === "true";
       e.pendingChanges = p.changes.map((c) => c.field);
     }
     return this.#entries;

@@ -300,7 +300,24 @@ function metadataSchema(kind: Kind): JsonSchema {
         $ref: "#/$defs/stringMap",
         description: "capstan's own labels, for selecting specs. Not written to GCP.",
       },
-      annotations: { $ref: "#/$defs/stringMap", description: "Free-form notes. Not written to GCP." },
+      annotations: {
+        $ref: "#/$defs/stringMap",
+        type: "object",
+        description:
+          "Free-form notes, not written to GCP. `capstan run` reads two: `capstan.dev/on-drift` and `capstan.dev/suspend`.",
+        properties: {
+          "capstan.dev/on-drift": {
+            enum: ["correct", "report"],
+            description:
+              "What `capstan run` does when the live resource drifts from this spec: `correct` it (the default) or only `report` it.",
+          },
+          "capstan.dev/suspend": {
+            enum: ["true", "false"],
+            description:
+              '`"true"` stops `capstan run` from changing this resource; it is still observed and its status reported.',
+          },
+        },
+      },
     },
     { required: ["name"] },
   );
