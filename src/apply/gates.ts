@@ -1,6 +1,6 @@
 import type { Clock } from "../clock/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { listAllPages } from "../reconcilers/read.ts";
 import type { GateSpec } from "../spec/types.ts";
 
 /**
@@ -69,10 +69,11 @@ export function monitoringGateReader(gcp: Gcp, clock: Clock): GateReader {
       },
       view: "FULL" as const,
     };
-    const [series] = await gcp.call(
+    // One call per page, each within the read budget (a gate over many series pages).
+    const series = await listAllPages(
+      gcp,
       { api: "monitoring.googleapis.com", method: "timeSeries.list", write: false },
-      () =>
-        gcp.clients.monitoring.listTimeSeries(request as never, { ...GAX_CALL_OPTIONS, autoPaginate: true }),
+      (page, options) => gcp.clients.monitoring.listTimeSeries({ ...request, ...page } as never, options),
       signal,
     );
     const values: number[] = [];
