@@ -11,14 +11,46 @@ export interface CallMeta extends CallClass {
    * secret cost one read. Ignored for writes.
    */
   readonly key?: string;
+  /**
+   * Real milliseconds one attempt may take before it is abandoned (cancelled, and
+   * retried as DEADLINE_EXCEEDED).
+   * @default DEFAULT_DEADLINE_MS
+   */
+  readonly deadlineMs?: number;
+}
+
+/** GaxCallOptions are the gax call options capstan passes on every call. */
+export interface GaxCallOptions {
+  readonly retry: null;
+  readonly timeout: number;
 }
 
 /**
- * GAX_CALL_OPTIONS turn off the client libraries' own retries: they sleep on real
- * timers and retry without regard to quota. capstan retries itself, on its clock,
- * honouring RetryInfo.
+ * gaxCallOptions returns the options of one client call, a fresh object each time (the
+ * clients write routing headers into the options they are given):
+ * - `retry: null` turns off the libraries' own retries: they sleep on real timers and
+ *   retry without regard to quota. capstan retries itself, on its clock, honouring
+ *   RetryInfo.
+ * - `timeout: Infinity` turns off the libraries' own deadline. gax's REST transport
+ *   (google-gax build/src/fallbackServiceStub.js) arms an `AbortSignal.timeout` per call
+ *   with an abort listener, which Node keeps alive until it fires (60 s for Run, SQL and
+ *   VPC Access, 600 s for Compute, from each client's *_client_config.json) together with
+ *   the call's request and response: a busy controller piles up hundreds of megabytes
+ *   of finished calls. A non-finite deadline arms nothing; {@link GcpCaller} applies its
+ *   own deadline per attempt and clears it the moment the call settles.
  */
-export const GAX_CALL_OPTIONS = { retry: null } as const;
+export function gaxCallOptions(): GaxCallOptions {
+  return { retry: null, timeout: Number.POSITIVE_INFINITY };
+}
+
+/**
+ * DEFAULT_DEADLINE_MS is how long one attempt of a call may take: the clients' own
+ * default for these APIs (timeout_millis 60000 in the Run, SQL and VPC Access client
+ * configs). Compute's `globalOperations.wait` blocks up to 2 minutes by design
+ * (https://cloud.google.com/compute/docs/reference/rest/v1/globalOperations/wait), so it
+ * states a longer one in its CallMeta.
+ */
+export const DEFAULT_DEADLINE_MS = 60_000;
 
 /** CallObserver hears about every finished call attempt (metrics, request counting). */
 export type CallObserver = (meta: CallMeta, outcome: { code: number; ms: number }) => void;
@@ -122,7 +154,11 @@ export class GcpCaller {
     for (let attempt = 1; ; attempt++) {
       const started = this.#clock.now();
       try {
-        const result = await this.limiter.run(meta, fn, signal);
+        const result = await this.limiter.run(
+          meta,
+          () => withDeadline(fn(), meta.deadlineMs ?? DEFAULT_DEADLINE_MS, meta.method),
+          signal,
+        );
         this.limiter.succeeded(meta);
         this.#observer?.(meta, { code: Code.OK, ms: this.#clock.now() - started });
         return result;
@@ -149,4 +185,32 @@ export class GcpCaller {
     const base = this.#backoffMs * 2 ** (attempt - 1);
     return Math.min(60_000, base * (0.5 + this.#random()));
   }
+}
+
+/**
+ * withDeadline settles as `call` does, or rejects with DEADLINE_EXCEEDED (a transient
+ * error, so the caller retries) when it has not settled within `ms` real milliseconds,
+ * cancelling it if it can be (gax's CancellablePromise aborts its HTTP request). It is a
+ * real-time timer, not capstan's clock: it bounds a network wait, which scaled time does
+ * not shorten. The timer is cleared when the call settles, so nothing of a finished call
+ * stays reachable from it.
+ */
+export function withDeadline<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      (call as Promise<T> & { cancel?: () => void }).cancel?.();
+      const err = new Error(`${what} did not answer within ${ms / 1000} s`);
+      reject(Object.assign(err, { code: Code.DEADLINE_EXCEEDED }));
+    }, ms);
+    call.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }

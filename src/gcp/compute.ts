@@ -1,6 +1,6 @@
 import type { protos } from "@google-cloud/compute";
 import type { Gcp } from "./access.ts";
-import { GAX_CALL_OPTIONS } from "./call.ts";
+import { gaxCallOptions } from "./call.ts";
 import { names } from "./names.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
 
@@ -140,8 +140,15 @@ export function computeOperationPoller(
     const request = { project, operation };
     const ops = gcp.clients.compute.globalOperations;
     const [op] = await gcp.call(
-      { api: COMPUTE_API, method: `globalOperations.${method}`, write: false, location: "global" },
-      () => (method === "wait" ? ops.wait(request, GAX_CALL_OPTIONS) : ops.get(request, GAX_CALL_OPTIONS)),
+      {
+        api: COMPUTE_API,
+        method: `globalOperations.${method}`,
+        write: false,
+        location: "global",
+        // `wait` answers when the operation is done or after about 2 minutes.
+        ...(method === "wait" ? { deadlineMs: 150_000 } : {}),
+      },
+      () => (method === "wait" ? ops.wait(request, gaxCallOptions()) : ops.get(request, gaxCallOptions())),
       signal,
     );
     return operationStatusOf(op);
@@ -161,7 +168,7 @@ export async function isServerlessBackendService(gcp: Gcp, bs: IBackendService):
     if (!neg) continue;
     const [got] = await gcp.call(
       { api: COMPUTE_API, method: "regionNetworkEndpointGroups.get", write: false, location: neg.region },
-      () => gcp.clients.compute.regionNetworkEndpointGroups.get(neg, GAX_CALL_OPTIONS),
+      () => gcp.clients.compute.regionNetworkEndpointGroups.get(neg, gaxCallOptions()),
     );
     if (got.networkEndpointType === "SERVERLESS") return true;
   }

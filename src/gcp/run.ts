@@ -1,10 +1,8 @@
-import { protos } from "@google-cloud/run";
+import type { protos } from "@google-cloud/run";
 import type { Gcp } from "./access.ts";
-import { GAX_CALL_OPTIONS } from "./call.ts";
+import { gaxCallOptions } from "./call.ts";
 import { names } from "./names.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
-
-const GetOperationRequest = protos.google.longrunning.GetOperationRequest;
 
 /** RUN_API is the service name capstan's rate limits and metrics know the Cloud Run Admin API by. */
 export const RUN_API = "run.googleapis.com";
@@ -30,8 +28,9 @@ export function runOperationPoller(gcp: Gcp, operationName: string): OperationPo
       { api: RUN_API, method: "operations.get", write: false, location },
       () =>
         gcp.clients.run.services.getOperation(
-          GetOperationRequest.create({ name: operationName }),
-          GAX_CALL_OPTIONS,
+          // A plain request: gax encodes it as JSON, as it would the generated class.
+          { name: operationName } as protos.google.longrunning.GetOperationRequest,
+          gaxCallOptions(),
         ),
       signal,
     );

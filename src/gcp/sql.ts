@@ -1,6 +1,6 @@
 import type { protos } from "@google-cloud/sql";
 import type { Gcp } from "./access.ts";
-import { GAX_CALL_OPTIONS } from "./call.ts";
+import { gaxCallOptions } from "./call.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
 
 type IOperation = protos.google.cloud.sql.v1.IOperation;
@@ -54,7 +54,7 @@ export function sqlOperationPoller(gcp: Gcp, project: string, operation: string)
     signal?.throwIfAborted();
     const [op] = await gcp.call(
       { api: SQL_API, method: "operations.get", write: false },
-      () => gcp.clients.sql.operations.get({ project, operation }, GAX_CALL_OPTIONS),
+      () => gcp.clients.sql.operations.get({ project, operation }, gaxCallOptions()),
       signal,
     );
     return sqlOperationStatusOf(op);

@@ -1,7 +1,7 @@
 import type { protos } from "@google-cloud/compute";
 import { deepEqual, type FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { gaxCallOptions } from "../gcp/call.ts";
 import { BACKEND_SERVICE_LIMITS, checkBackendServiceSettings } from "../gcp/catalog/compute.ts";
 import { COMPUTE_API, computeUrl, relativeComputeName } from "../gcp/compute.ts";
 import { names } from "../gcp/names.ts";
@@ -259,7 +259,7 @@ function readNeg(
       () =>
         gcp.clients.compute.regionNetworkEndpointGroups.get(
           { project: p.project, region: p.region, networkEndpointGroup: p.networkEndpointGroup },
-          GAX_CALL_OPTIONS,
+          gaxCallOptions(),
         ),
       signal,
     ),
@@ -525,7 +525,7 @@ export const backendServiceReconciler = {
         () =>
           gcp.clients.compute.backendServices.get(
             { project: ref.project, backendService: ref.id },
-            GAX_CALL_OPTIONS,
+            gaxCallOptions(),
           ),
         signal,
       ),
@@ -710,7 +710,7 @@ export const backendServiceReconciler = {
       () =>
         gcp.clients.compute.backendServices.patch(
           { project, backendService: observed.ref.id, backendServiceResource: patch },
-          GAX_CALL_OPTIONS,
+          gaxCallOptions(),
         ),
       options.signal,
     );

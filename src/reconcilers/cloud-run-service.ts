@@ -1,9 +1,10 @@
-import { protos } from "@google-cloud/run";
-import { protos as secretProtos } from "@google-cloud/secret-manager";
+import type { protos } from "@google-cloud/run";
+import type { protos as secretProtos } from "@google-cloud/secret-manager";
 import type { FieldChange, PathSegment } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { errorCode, gaxCallOptions } from "../gcp/call.ts";
 import { RUN_LIMITS } from "../gcp/catalog/run.ts";
+import { enumName, protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
 import { RUN_API, runOperationPoller } from "../gcp/run.ts";
 import type { Disruption } from "../plan/model.ts";
@@ -37,8 +38,11 @@ type IVolume = protos.google.cloud.run.v2.IVolume;
 type IVpcAccess = protos.google.cloud.run.v2.IVpcAccess;
 type ISecretVersion = secretProtos.google.cloud.secretmanager.v1.ISecretVersion;
 
-const v2 = protos.google.cloud.run.v2;
-const SecretVersionState = secretProtos.google.cloud.secretmanager.v1.SecretVersion.State;
+const ExecutionEnvironment = protoEnum("run", "google.cloud.run.v2.ExecutionEnvironment");
+const VpcEgress = protoEnum("run", "google.cloud.run.v2.VpcAccess.VpcEgress");
+const ConditionState = protoEnum("run", "google.cloud.run.v2.Condition.State");
+const IngressTraffic = protoEnum("run", "google.cloud.run.v2.IngressTraffic");
+const SecretVersionState = protoEnum("secretmanager", "google.cloud.secretmanager.v1.SecretVersion.State");
 const SECRETS_API = "secretmanager.googleapis.com";
 
 /**
@@ -136,19 +140,6 @@ function ensure<T extends object, K extends keyof T>(
   const fresh = make();
   obj[key] = fresh;
   return fresh;
-}
-
-/** enumName reads an enum the client may hand over as its name or its number. */
-function enumName(
-  value: unknown,
-  values: Readonly<Record<string | number, string | number>>,
-): string | undefined {
-  if (typeof value === "string") return value;
-  if (typeof value === "number") {
-    const name = values[value];
-    return typeof name === "string" ? name : undefined;
-  }
-  return undefined;
 }
 
 /** positive reads an int32 that proto3 reports as 0 (or omits) when unset. */
@@ -279,7 +270,7 @@ function normalizeTemplate(t: IRevisionTemplate, project: string): Record<string
   // Unspecified stays unstated: "Cloud Run selects the execution environment based on the
   // features used" (https://cloud.google.com/run/docs/about-execution-environments), so no
   // spec value is its equal.
-  const env = enumName(t.executionEnvironment, v2.ExecutionEnvironment);
+  const env = enumName(t.executionEnvironment, ExecutionEnvironment);
   if (env === "EXECUTION_ENVIRONMENT_GEN1") out["executionEnvironment"] = "gen1";
   if (env === "EXECUTION_ENVIRONMENT_GEN2") out["executionEnvironment"] = "gen2";
   const c = servingContainer(containers);
@@ -302,7 +293,7 @@ function normalizeTemplate(t: IRevisionTemplate, project: string): Record<string
     out["env"] = normalizeEnv(c.env ?? [], project);
   }
   const vpc = t.vpcAccess;
-  const egress = enumName(vpc?.egress, v2.VpcAccess.VpcEgress);
+  const egress = enumName(vpc?.egress, VpcEgress);
   out["vpcAccess"] = {
     ...(vpc?.connector ? { connector: vpc.connector } : {}),
     // "If not provided, it defaults to PRIVATE_RANGES_ONLY" (VpcAccess.egress).
@@ -389,7 +380,7 @@ function templateShape(t: RevisionTemplateSpec): Record<string, unknown> {
 function readinessOf(live: IService): Readiness {
   const created = short(live.latestCreatedRevision);
   const ready = short(live.latestReadyRevision);
-  const state = enumName(live.terminalCondition?.state, v2.Condition.State) ?? "STATE_UNSPECIFIED";
+  const state = enumName(live.terminalCondition?.state, ConditionState) ?? "STATE_UNSPECIFIED";
   if (live.reconciling) {
     return {
       ready: false,
@@ -856,7 +847,7 @@ async function checkSecret(
     [v] = await gcp.call({ api: SECRETS_API, method: "secrets.versions.get", write: false, key }, () =>
       gcp.clients.secretManager.getSecretVersion(
         { name: `${ref.name}/versions/${ref.version}` },
-        GAX_CALL_OPTIONS,
+        gaxCallOptions(),
       ),
     );
   } catch (err) {
@@ -933,7 +924,7 @@ export const cloudRunServiceReconciler = {
         () =>
           gcp.clients.run.services.getService(
             { name: cloudRunServiceReconciler.fullName(ref) },
-            GAX_CALL_OPTIONS,
+            gaxCallOptions(),
           ),
         signal,
       ),
@@ -956,7 +947,7 @@ export const cloudRunServiceReconciler = {
 
   normalize(live: IService): Record<string, unknown> {
     const project = parseServiceName(String(live.name ?? "")).project;
-    const ingress = enumName(live.ingress, v2.IngressTraffic);
+    const ingress = enumName(live.ingress, IngressTraffic);
     const scaling: Record<string, unknown> = { minInstances: live.scaling?.minInstanceCount ?? 0 };
     // Service-level max has no default: unset means no service-wide cap (ServiceScaling).
     const max = positive(live.scaling?.maxInstanceCount);
@@ -1004,7 +995,7 @@ export const cloudRunServiceReconciler = {
     const request = { service, ...(options.validateOnly ? { validateOnly: true } : {}) };
     const [op] = await gcp.call(
       { api: RUN_API, method: "services.update", write: true, location },
-      () => gcp.clients.run.services.updateService(request, GAX_CALL_OPTIONS),
+      () => gcp.clients.run.services.updateService(request, gaxCallOptions()),
       options.signal,
     );
     if (options.validateOnly) return { poller: undefined, validated: true };

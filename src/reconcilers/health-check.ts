@@ -1,7 +1,7 @@
 import type { protos } from "@google-cloud/compute";
 import type { FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { gaxCallOptions } from "../gcp/call.ts";
 import { HEALTH_CHECK_LIMITS } from "../gcp/catalog/compute.ts";
 import {
   COMPUTE_API,
@@ -187,7 +187,7 @@ export const healthCheckReconciler = {
         () =>
           gcp.clients.compute.healthChecks.get(
             { project: ref.project, healthCheck: ref.id },
-            GAX_CALL_OPTIONS,
+            gaxCallOptions(),
           ),
         signal,
       ),
@@ -341,8 +341,8 @@ export const healthCheckReconciler = {
       { api: COMPUTE_API, method: `healthChecks.${method}`, write: true, location: "global" },
       () =>
         method === "update"
-          ? checks.update(request, GAX_CALL_OPTIONS)
-          : checks.patch(request, GAX_CALL_OPTIONS),
+          ? checks.update(request, gaxCallOptions())
+          : checks.patch(request, gaxCallOptions()),
       options.signal,
     );
     return { poller: startedPoller(gcp, project, lro) };

@@ -1,5 +1,5 @@
 import type { Gcp } from "../gcp/access.ts";
-import { type CallMeta, Code, errorCode, GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { type CallMeta, Code, errorCode, type GaxCallOptions, gaxCallOptions } from "../gcp/call.ts";
 
 /** PageRequest is what {@link listAllPages} adds to a list request: no token for the first page, then the last answer's. */
 export type PageRequest = { readonly pageToken?: string };
@@ -8,7 +8,7 @@ export type PageRequest = { readonly pageToken?: string };
  * PageCallOptions are the gax options of one page: capstan's (no library retries) with
  * auto-pagination off, so each page is one call under `gcp.call`.
  */
-export type PageCallOptions = typeof GAX_CALL_OPTIONS & { readonly autoPaginate: false };
+export type PageCallOptions = GaxCallOptions & { readonly autoPaginate: false };
 
 /**
  * PageAnswer is what a gax list method resolves to with `autoPaginate: false`: the page's
@@ -38,7 +38,7 @@ export async function listAllPages<T>(
   for (;;) {
     const [items, , raw] = await gcp.call(
       meta,
-      () => fetchPage(page, { ...GAX_CALL_OPTIONS, autoPaginate: false }),
+      () => fetchPage(page, { ...gaxCallOptions(), autoPaginate: false }),
       signal,
     );
     out.push(...items);

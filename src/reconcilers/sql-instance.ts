@@ -1,9 +1,10 @@
-import { protos } from "@google-cloud/sql";
+import type { protos } from "@google-cloud/sql";
 import type { MaintenanceWindow } from "../apply/window.ts";
 import type { FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { gaxCallOptions } from "../gcp/call.ts";
 import { sqlFlagRequiresRestart } from "../gcp/catalog/sql.ts";
+import { enumName, protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
 import { SQL_API, sqlOperationPoller } from "../gcp/sql.ts";
@@ -27,7 +28,13 @@ type IDatabaseFlags = protos.google.cloud.sql.v1.IDatabaseFlags;
 type IMaintenanceWindow = protos.google.cloud.sql.v1.IMaintenanceWindow;
 type IOperation = protos.google.cloud.sql.v1.IOperation;
 
-const v1 = protos.google.cloud.sql.v1;
+const OperationStatus = protoEnum("sql", "google.cloud.sql.v1.Operation.SqlOperationStatus");
+const OperationType = protoEnum("sql", "google.cloud.sql.v1.Operation.SqlOperationType");
+const InstanceState = protoEnum("sql", "google.cloud.sql.v1.DatabaseInstance.SqlInstanceState");
+const ActivationPolicy = protoEnum("sql", "google.cloud.sql.v1.Settings.SqlActivationPolicy");
+const DatabaseVersion = protoEnum("sql", "google.cloud.sql.v1.SqlDatabaseVersion");
+const AvailabilityType = protoEnum("sql", "google.cloud.sql.v1.SqlAvailabilityType");
+const UpdateTrack = protoEnum("sql", "google.cloud.sql.v1.SqlUpdateTrack");
 
 /**
  * SQL_LIST_PAGE_SIZE is the `maxResults` capstan asks instances.list for: the API's own
@@ -67,19 +74,6 @@ export class SqlInstanceWriteError extends Error {
   }
 }
 
-/** enumName reads an enum the client may hand over as its name or its number. */
-function enumName(
-  value: unknown,
-  values: Readonly<Record<string | number, string | number>>,
-): string | undefined {
-  if (typeof value === "string") return value;
-  if (typeof value === "number") {
-    const name = values[value];
-    return typeof name === "string" ? name : undefined;
-  }
-  return undefined;
-}
-
 /** wrapped reads a google.protobuf wrapper (`{value}`), whose int64 values arrive as strings. */
 function wrapped(w: { value?: unknown } | null | undefined): number | undefined {
   const v = w?.value;
@@ -114,11 +108,11 @@ async function runningOperation(
   const [list] = await gcp.call(
     { api: SQL_API, method: "operations.list", write: false },
     () =>
-      gcp.clients.sql.operations.list({ project, instance, maxResults: OPERATIONS_PAGE }, GAX_CALL_OPTIONS),
+      gcp.clients.sql.operations.list({ project, instance, maxResults: OPERATIONS_PAGE }, gaxCallOptions()),
     signal,
   );
   return (list.items ?? []).find((op) => {
-    const status = enumName(op.status, v1.Operation.SqlOperationStatus);
+    const status = enumName(op.status, OperationStatus);
     return status === "PENDING" || status === "RUNNING";
   });
 }
@@ -146,8 +140,7 @@ export async function pendingSqlOperation(
  * says a change is still being applied.
  */
 function readinessOf(live: IDatabaseInstance, running: IOperation | undefined): Readiness {
-  const state =
-    enumName(live.state, v1.DatabaseInstance.SqlInstanceState) ?? "SQL_INSTANCE_STATE_UNSPECIFIED";
+  const state = enumName(live.state, InstanceState) ?? "SQL_INSTANCE_STATE_UNSPECIFIED";
   switch (state) {
     case "RUNNABLE":
       break;
@@ -167,12 +160,12 @@ function readinessOf(live: IDatabaseInstance, running: IOperation | undefined): 
   }
   // RUNNABLE also covers "stopped by owner" (activation policy NEVER): it serves nothing
   // until someone starts it, which capstan does not do.
-  if (enumName(live.settings?.activationPolicy, v1.Settings.SqlActivationPolicy) === "NEVER") {
+  if (enumName(live.settings?.activationPolicy, ActivationPolicy) === "NEVER") {
     return { ready: false, failed: true, reason: "instance is stopped (activationPolicy NEVER)" };
   }
   if (running) {
-    const type = enumName(running.operationType, v1.Operation.SqlOperationType) ?? "operation";
-    const status = enumName(running.status, v1.Operation.SqlOperationStatus) ?? "";
+    const type = enumName(running.operationType, OperationType) ?? "operation";
+    const status = enumName(running.status, OperationStatus) ?? "";
     return {
       ready: false,
       reason: `${type} operation ${running.name ?? ""} is ${status}`.replace(/\s+/g, " "),
@@ -287,7 +280,7 @@ export const sqlInstanceReconciler = {
         // carries the items and the next page token.
         const [answer] = await gcp.clients.sql.instances.list(
           { project: scope.project, maxResults: SQL_LIST_PAGE_SIZE, ...(filter ? { filter } : {}), ...page },
-          GAX_CALL_OPTIONS,
+          gaxCallOptions(),
         );
         return [answer.items ?? [], undefined, answer];
       },
@@ -305,7 +298,7 @@ export const sqlInstanceReconciler = {
     return getOrUndefined(async () => {
       const [live] = await gcp.call(
         { api: SQL_API, method: "instances.get", write: false },
-        () => gcp.clients.sql.instances.get({ project: ref.project, instance: ref.id }, GAX_CALL_OPTIONS),
+        () => gcp.clients.sql.instances.get({ project: ref.project, instance: ref.id }, gaxCallOptions()),
         signal,
       );
       return observe(gcp, live, true, signal);
@@ -337,7 +330,7 @@ export const sqlInstanceReconciler = {
   normalize(live: IDatabaseInstance): Record<string, unknown> {
     const settings: ISettings = live.settings ?? {};
     const out: Record<string, unknown> = {};
-    const version = enumName(live.databaseVersion, v1.SqlDatabaseVersion);
+    const version = enumName(live.databaseVersion, DatabaseVersion);
     if (version !== undefined && version !== "SQL_DATABASE_VERSION_UNSPECIFIED")
       out["databaseVersion"] = version;
     if (settings.tier) out["tier"] = settings.tier;
@@ -345,7 +338,7 @@ export const sqlInstanceReconciler = {
     // (SqlAvailabilityType in cloud_sql_resources.proto; "If you don't configure regional
     // availability for an instance, then the instance is configured for zonal
     // availability", https://cloud.google.com/sql/docs/postgres/availability).
-    const availability = enumName(settings.availabilityType, v1.SqlAvailabilityType);
+    const availability = enumName(settings.availabilityType, AvailabilityType);
     out["availabilityType"] =
       availability === undefined || availability === "SQL_AVAILABILITY_TYPE_UNSPECIFIED"
         ? "ZONAL"
@@ -362,7 +355,7 @@ export const sqlInstanceReconciler = {
     // unspecified update track is the console's "Any" timing, which no spec value names
     // (https://cloud.google.com/sql/docs/postgres/set-maintenance-window).
     const mw: IMaintenanceWindow = settings.maintenanceWindow ?? {};
-    const track = enumName(mw.updateTrack, v1.SqlUpdateTrack);
+    const track = enumName(mw.updateTrack, UpdateTrack);
     out["maintenanceWindow"] = {
       day: wrapped(mw.day) ?? 0,
       hour: wrapped(mw.hour) ?? 0,
@@ -455,7 +448,7 @@ export const sqlInstanceReconciler = {
       // is "no window": its hour means nothing, so neither is sent back.
       const mw = liveSettings.maintenanceWindow ?? {};
       const day = wrapped(mw.day);
-      const track = enumName(mw.updateTrack, v1.SqlUpdateTrack);
+      const track = enumName(mw.updateTrack, UpdateTrack);
       const next: IMaintenanceWindow = {};
       if (day !== undefined && day >= 1 && day <= 7) {
         next.day = { value: day };
@@ -478,7 +471,7 @@ export const sqlInstanceReconciler = {
     const instance = observed.ref.id;
     const [op] = await gcp.call(
       { api: SQL_API, method: "instances.patch", write: true },
-      () => gcp.clients.sql.instances.patch({ project, instance, body: { settings } }, GAX_CALL_OPTIONS),
+      () => gcp.clients.sql.instances.patch({ project, instance, body: { settings } }, gaxCallOptions()),
       options.signal,
     );
     return { poller: op.name ? sqlOperationPoller(gcp, project, op.name) : undefined };

@@ -1,11 +1,12 @@
-import { protos } from "@google-cloud/vpc-access";
+import type { protos } from "@google-cloud/vpc-access";
 import type { FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { Code, GAX_CALL_OPTIONS } from "../gcp/call.ts";
+import { Code, gaxCallOptions } from "../gcp/call.ts";
 import {
   CONNECTOR_DEFAULT_MACHINE_TYPE,
   CONNECTOR_THROUGHPUT_FIELD_MBPS_PER_INSTANCE,
 } from "../gcp/catalog/vpcaccess.ts";
+import { protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller, OperationStatus } from "../gcp/operations.ts";
 import {
@@ -31,7 +32,7 @@ import type {
 
 type IConnector = protos.google.cloud.vpcaccess.v1.IConnector;
 
-const State = protos.google.cloud.vpcaccess.v1.Connector.State;
+const State = protoEnum("vpcaccess", "google.cloud.vpcaccess.v1.Connector.State");
 
 /**
  * VPC_CONNECTOR_LIST_PAGE_SIZE is the `pageSize` capstan asks connectors.list for.
@@ -232,7 +233,7 @@ async function readConnector(
       { api: VPC_ACCESS_API, method: "connectors.get", write: false, location: ref.location },
       () =>
         gcp.clients.vpcAccess
-          .getConnector({ name: connectorName(ref) }, GAX_CALL_OPTIONS)
+          .getConnector({ name: connectorName(ref) }, gaxCallOptions())
           .catch((err: unknown) => {
             // So the caller sees the gRPC code (its retries judge 429 and 5xx by it).
             throw asGoogleError(err);
