@@ -7,15 +7,14 @@
 //   non-list call with the file and line that makes it;
 // - CPU time per pass of the capstan process (the simulator runs in a child process so
 //   its work is not counted);
-// - RSS after 1, 10, 50 and 100 passes (target: flat, under 200 MB). Passes here run back
-//   to back, and google-gax arms an AbortSignal.timeout per call
-//   (build/src/fallbackServiceStub.js) that keeps the call's request and response
-//   reachable until it fires: 60 s for Cloud SQL, VPC Access and Run, 600 s for Compute
-//   (timeout_millis in each client's *_client_config.json, as `retry: null` leaves it).
-//   A 5-minute interval never piles those up; 100 passes in a minute do. So a control
-//   fleet on the 60-second APIs only (SQL + VPC Access) also runs 100 passes, and its heap
-//   is compared after one idle minute following pass 1 and pass 100: what capstan itself
-//   keeps per pass;
+// - RSS and heap after 1 to 100 passes, run back to back (target: flat, under 200 MB),
+//   and with the clients made but no pass yet; twice: with the NODE_OPTIONS the
+//   Dockerfile ships (heap limits for the 512 MiB container of deploy/), and with V8's
+//   defaults for this host, which size the heap from the machine's memory
+//   (nodejs/node#27508) and let RSS grow far beyond what the heap uses. capstan turns off
+//   gax's own per-call deadline timers, which kept every finished call's request and
+//   response reachable for 60 s (600 s for Compute) and piled up ~10 MB a pass here (see
+//   gaxCallOptions in src/gcp/call.ts);
 // - calls per hour at the default 5-minute interval against Config Connector's default
 //   of one read per resource every ~10 minutes
 //   (https://cloud.google.com/config-connector/docs/concepts/reconciliation: each
@@ -46,8 +45,6 @@ import { loadSpecs } from "../src/spec/load.ts";
 // script runs each fleet in a process of its own (so RSS figures do not mix) and reports.
 const FLEET = process.argv[2] === "--fleet" ? process.argv[3] : undefined;
 const PASSES = Number((FLEET ? process.argv[4] : process.argv[2]) ?? 100);
-/** Real seconds to idle before the settled measurements (see the header); 0 skips them. */
-const IDLE_S = Number(process.env["CAPSTAN_BENCH_IDLE_S"] ?? 61);
 const ROOT = join(import.meta.dirname, "..");
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -244,11 +241,7 @@ const p95 = (xs: number[]) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-async function measure(
-  perScope: { run: number; sql: number; vpc: number; bs: number },
-  passes: number,
-  settleAt: readonly number[] = [],
-) {
+async function measure(perScope: { run: number; sql: number; vpc: number; bs: number }, passes: number) {
   const { fixture, files, count } = fleet(perScope);
   const dir = await mkdtemp(join(tmpdir(), "capstan-bench-run-"));
   const specsDir = join(dir, "specs");
@@ -258,6 +251,8 @@ async function measure(
   const { endpoint, child } = await startSimProcess(join(dir, "fixture.json"));
   const clock = new ScaledClock();
   const clients = createClients({ endpoint });
+  gc();
+  const withClients = process.memoryUsage();
   const unlimited = { readPerMinute: 1e9, writePerMinute: 1e9 };
   const limiter = new RateLimiter({
     clock,
@@ -295,16 +290,7 @@ async function measure(
   const calls: Map<string, number>[] = [];
   const cpuMs: number[] = [];
   const wallMs: number[] = [];
-  const rss = new Map<number, number>();
-  const settled = new Map<number, { rss: number; heap: number }>();
-  const settle = async (i: number) => {
-    if (IDLE_S <= 0) return;
-    // A real wait, on purpose: gax's per-call timers run on real time (see the header).
-    await clock.sleep(IDLE_S * 1000);
-    gc();
-    const m = process.memoryUsage();
-    settled.set(i, { rss: m.rss, heap: m.heapUsed });
-  };
+  const memory = new Map<number, { rss: number; heap: number; heapTotal: number; external: number }>();
   for (let i = 1; i <= passes; i++) {
     perPass = new Map();
     const cpu0 = process.cpuUsage();
@@ -315,11 +301,11 @@ async function measure(
     cpuMs.push((cpu.user + cpu.system) / 1000);
     calls.push(perPass);
     if (summary.outcome !== "converged") throw new Error(`pass ${i}: ${summary.outcome}: ${summary.message}`);
-    if ([1, 10, 50, 100].includes(i) || i === passes) {
+    if ([1, 10, 25, 50, 75, 100].includes(i) || i === passes) {
       gc();
-      rss.set(i, process.memoryUsage().rss);
+      const m = process.memoryUsage();
+      memory.set(i, { rss: m.rss, heap: m.heapUsed, heapTotal: m.heapTotal, external: m.external });
     }
-    if (settleAt.includes(i)) await settle(i);
   }
   const status = controller.status();
   const ready = status.resources.filter(
@@ -341,54 +327,55 @@ async function measure(
     calls: calls.map((m) => Object.fromEntries(m)),
     cpuMs,
     wallMs,
-    rss: Object.fromEntries(rss),
-    settled: Object.fromEntries(settled),
+    memory: Object.fromEntries(memory),
     ready,
     planCalls: Object.fromEntries(planCalls),
     rssAtStart,
+    withClients: { rss: withClients.rss, heap: withClients.heapUsed },
   };
 }
 
 type Measured = Awaited<ReturnType<typeof measure>>;
 
 const FLEETS = {
-  big: { size: { run: 175, sql: 25, vpc: 25, bs: 25 }, passes: PASSES, settleAt: [] as number[] },
-  small: { size: { run: 44, sql: 6, vpc: 6, bs: 6 }, passes: Math.min(10, PASSES), settleAt: [] as number[] },
-  control: { size: { run: 0, sql: 25, vpc: 25, bs: 0 }, passes: PASSES, settleAt: [1, PASSES] },
+  big: { size: { run: 175, sql: 25, vpc: 25, bs: 25 }, passes: PASSES },
+  small: { size: { run: 44, sql: 6, vpc: 6, bs: 6 }, passes: Math.min(10, PASSES) },
 };
+
+/** The V8 options the image runs capstan with: the Dockerfile's `ENV NODE_OPTIONS`. */
+const SHIPPED = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(ROOT, "Dockerfile"), "utf8"))?.[1];
+if (!SHIPPED) throw new Error("the Dockerfile sets no NODE_OPTIONS");
 
 if (FLEET) {
   const f = FLEETS[FLEET as keyof typeof FLEETS];
   if (!f) throw new Error(`unknown fleet ${FLEET}`);
-  process.stdout.write(`${JSON.stringify(await measure(f.size, f.passes, f.settleAt))}\n`);
+  process.stdout.write(`${JSON.stringify(await measure(f.size, f.passes))}\n`);
   process.exit(0);
 }
 
-function inChild(name: keyof typeof FLEETS): Measured {
-  const r = spawnSync(process.execPath, [import.meta.filename, "--fleet", name, String(PASSES)], {
-    stdio: ["ignore", "pipe", "inherit"],
-    maxBuffer: 64 * 1024 * 1024,
-  });
+function inChild(name: keyof typeof FLEETS, v8Options: readonly string[] = []): Measured {
+  const r = spawnSync(
+    process.execPath,
+    [...v8Options, import.meta.filename, "--fleet", name, String(PASSES)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   if (r.status !== 0) throw new Error(`fleet ${name} failed with ${r.status}`);
   return JSON.parse(r.stdout.toString("utf8").trim().split("\n").at(-1)!) as Measured;
 }
 
 const asMap = (o: Record<string, number>) => new Map(Object.entries(o));
+const shipped0 = inChild("big", SHIPPED.split(/\s+/));
 const big0 = inChild("big");
 const small0 = inChild("small");
-const control0 = inChild("control");
 const big = {
   ...big0,
   calls: big0.calls.map(asMap),
   planCalls: asMap(big0.planCalls),
-  rss: new Map(Object.entries(big0.rss)),
 };
 const small = { ...small0, calls: small0.calls.map(asMap) };
-const control = {
-  ...control0,
-  rss: new Map(Object.entries(control0.rss)),
-  settled: new Map(Object.entries(control0.settled).map(([k, v]) => [Number(k), v])),
-};
 
 const steady = big.calls.slice(1);
 const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
@@ -434,22 +421,24 @@ console.log(
   `  CPU per pass              median ${median(big.cpuMs.slice(1)).toFixed(0)} ms, p95 ${p95(big.cpuMs.slice(1)).toFixed(0)} ms (first pass ${big.cpuMs[0]!.toFixed(0)} ms)`,
 );
 console.log(`  wall time per pass        median ${median(big.wallMs.slice(1)).toFixed(0)} ms`);
-console.log(
-  `  RSS after passes          ${[...big.rss].map(([i, r]) => `${i}: ${mb(r)}`).join(", ")} (back to back; target: flat, < 200 MB)`,
-);
-const s1 = control.settled.get(1);
-const sN = control.settled.get(PASSES);
-if (s1 && sN) {
+const memoryLines = (label: string, m: Measured) => {
+  const at = Object.entries(m.memory);
+  console.log(`  ${label}`);
+  console.log(`      RSS                   ${at.map(([i, x]) => `${i}: ${mb(x.rss)}`).join(", ")}`);
+  console.log(`      heap used             ${at.map(([i, x]) => `${i}: ${mb(x.heap)}`).join(", ")}`);
+  const first = m.memory["1"];
+  const last = m.memory[String(PASSES)];
+  if (first && last && PASSES > 1)
+    console.log(
+      `      heap kept per pass    ${((last.heap - first.heap) / (PASSES - 1) / 1024).toFixed(1)} KB`,
+    );
   console.log(
-    `  control, ${control.count} resources    after ${IDLE_S} s idle: pass 1 heap ${mb(s1.heap)} (RSS ${mb(s1.rss)}), pass ${PASSES} heap ${mb(sN.heap)} (RSS ${mb(sN.rss)}): ${((sN.heap - s1.heap) / Math.max(1, PASSES - 1) / 1024).toFixed(1)} KB per pass kept`,
+    `      before the first pass libraries loaded: RSS ${mb(m.rssAtStart)}; clients made: RSS ${mb(m.withClients.rss)}, heap ${mb(m.withClients.heap)}`,
   );
-  console.log(
-    `                            back to back: ${[...control.rss].map(([i, r]) => `${i}: ${mb(r)}`).join(", ")}`,
-  );
-}
-console.log(
-  `  RSS with only the libraries loaded (no pass yet): ${mb(big.rssAtStart)}; the Google client libraries are most of it`,
-);
+};
+console.log("  memory after N passes, back to back (target: flat, RSS < 200 MB)");
+memoryLines(`as shipped (NODE_OPTIONS="${SHIPPED}")`, shipped0);
+memoryLines("V8 defaults for this host", big0);
 const perHour = (3600 / 300) * callsPerPass;
 const jittered = (3600 / (300 * 1.05)) * callsPerPass;
 const kcc = big.count * (3600 / 600);
