@@ -352,19 +352,7 @@ async function writeResource(
   const rec = reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
   const maxRetries = options.maxConflictRetries ?? 3;
   for (let attempt = 1; ; attempt++) {
-    const busy = rec.pending ? await rec.pending(gcp, p.ref, signal) : undefined;
-    if (busy) {
-      emit({ type: "operation-wait", address: p.address, what: "an operation already running on it" });
-      await waitForOperation(busy, {
-        clock,
-        signal,
-        timeoutMs: options.operationTimeoutMs ?? 1_800_000,
-        what: `operation already running on ${p.address}`,
-      }).catch((err: unknown) => {
-        // Someone else's operation failing is not ours to report; its state shows in the re-read.
-        if (!(err instanceof OperationError)) throw err;
-      });
-    }
+    await awaitRunningOperation(options, p, emit);
     const observed = await rec.get(gcp, p.ref, signal);
     if (!observed) throw new StopError("MISSING", `${p.address} no longer exists`);
     const current = rec.normalize(observed.live);
@@ -422,6 +410,28 @@ async function refreshShape(options: ExecuteOptions, p: Planned, shapes: Map<str
 }
 
 /**
+ * awaitRunningOperation waits for an operation already running on `p`'s resource (one
+ * that someone else, or an earlier apply, started), if its reconciler can tell. How that
+ * operation ended is not reported: its effect shows in the resource, which the caller
+ * reads next.
+ */
+async function awaitRunningOperation(options: ExecuteOptions, p: Planned, emit: ProgressSink): Promise<void> {
+  const { gcp, reconcilers, clock, signal } = options;
+  const rec = reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
+  const busy = rec.pending ? await rec.pending(gcp, p.ref, signal) : undefined;
+  if (!busy) return;
+  emit({ type: "operation-wait", address: p.address, what: "an operation already running on it" });
+  await waitForOperation(busy, {
+    clock,
+    signal,
+    timeoutMs: options.operationTimeoutMs ?? 1_800_000,
+    what: `operation already running on ${p.address}`,
+  }).catch((err: unknown) => {
+    if (!(err instanceof OperationError)) throw err;
+  });
+}
+
+/**
  * settleBusy waits for every planned resource that was observed mid-change (not ready,
  * not failed) to finish its running operation and become ready. A failed resource is not
  * waited for: waiting does not fix it, and the plan may be what does.
@@ -431,24 +441,12 @@ async function settleBusy(
   emit: ProgressSink,
   shapes: Map<string, Shape>,
 ): Promise<void> {
-  const { gcp, reconcilers, clock, signal } = options;
+  const { gcp, reconcilers, signal } = options;
   for (const p of options.result.planned) {
     const r = p.observed?.readiness;
     if (!r || r.ready || r.failed) continue;
     const rec = reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
-    const busy = rec.pending ? await rec.pending(gcp, p.ref, signal) : undefined;
-    if (busy) {
-      emit({ type: "operation-wait", address: p.address, what: "an operation already running on it" });
-      await waitForOperation(busy, {
-        clock,
-        signal,
-        timeoutMs: options.operationTimeoutMs ?? 1_800_000,
-        what: `operation already running on ${p.address}`,
-      }).catch((err: unknown) => {
-        // Its outcome shows in the resource's readiness, read next.
-        if (!(err instanceof OperationError)) throw err;
-      });
-    }
+    await awaitRunningOperation(options, p, emit);
     // Ended failed (a deploy someone else started): the plan's own steps deal with it.
     if ((await rec.get(gcp, p.ref, signal))?.readiness.failed) continue;
     await awaitReady(options, p, emit, shapes);
