@@ -23,9 +23,12 @@ import type {
  */
 export type Shape = Readonly<Record<string, unknown>>;
 
-/** addressOf is how a resource is named in plans and invariants: `Kind/name`. */
-export function addressOf(r: Pick<AnyResource, "kind" | "metadata">): string {
-  return `${r.kind}/${r.metadata.name}`;
+/**
+ * addressOf is how a resource is named in plans and invariants: `Kind/name`, unique in
+ * its spec set (see Resource.address).
+ */
+export function addressOf(r: Pick<AnyResource, "kind" | "metadata" | "address">): string {
+  return r.address ?? `${r.kind}/${r.metadata.name}`;
 }
 
 function get(shape: Shape | undefined, ...path: string[]): unknown {

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { type ApplyReport, execute } from "../apply/execute.ts";
 import { type GateSubject, gateKind, gatePasses, monitoringGateReader } from "../apply/gates.ts";
 import { textProgress } from "../apply/progress.ts";
+import { addressOf } from "../capacity/model.ts";
 import { buildPlan } from "../plan/build.ts";
 import { renderText, useColor } from "../render/index.ts";
 import { createSimulator, loadFixture } from "../sim/index.ts";
@@ -188,7 +189,7 @@ async function measure(
       const r = resources.find((x) => x.gcpName === name);
       if (!r) return undefined;
       const subject: GateSubject = {
-        address: `${r.kind}/${r.metadata.name}`,
+        address: addressOf(r),
         project: r.metadata.project,
         id: r.metadata.name,
       };

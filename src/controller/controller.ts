@@ -942,6 +942,7 @@ export class Controller {
       }
 
       const errors = new Map<string, unknown>();
+      const addressByRef = new Map(result.planned.map((p) => [refKey(p.ref), p.address]));
       let step: { addresses: string[] } | undefined;
       let gateFailed = false;
       const progress = (ev: ProgressEvent) => {
@@ -1004,7 +1005,7 @@ export class Controller {
         report = await execute({
           result: restricted,
           gcp: this.#o.gcp,
-          reconcilers: fenced(this.#o.reconcilers, errors, () => this.#fence(signal)),
+          reconcilers: fenced(this.#o.reconcilers, errors, addressByRef, () => this.#fence(signal)),
           clock: this.#clock,
           gates: this.#o.gates,
           progress,
@@ -1198,8 +1199,9 @@ function keyOf(p: Planned): string {
   return p.resource.id;
 }
 
-function addressOfRef(ref: Pick<ResourceRef, "kind" | "id">): string {
-  return `${ref.kind}/${ref.id}`;
+/** refKey identifies a live resource by kind, project, location and id. */
+function refKey(ref: ResourceRef): string {
+  return `${ref.kind}|${ref.project}|${ref.location}|${ref.id}`;
 }
 
 /**
@@ -1210,8 +1212,11 @@ function addressOfRef(ref: Pick<ResourceRef, "kind" | "id">): string {
 function fenced(
   reconcilers: Reconcilers,
   errors: Map<string, unknown>,
+  addressByRef: ReadonlyMap<string, string>,
   fence: () => Promise<void>,
 ): Reconcilers {
+  // The planned resource's address (unique in the spec set, unlike `Kind/id`).
+  const addressOfRef = (ref: ResourceRef) => addressByRef.get(refKey(ref)) ?? `${ref.kind}/${ref.id}`;
   const out: Record<string, Reconciler<ResourceKind, unknown>> = {};
   for (const [kind, rec] of Object.entries(reconcilers) as [
     ResourceKind,

@@ -205,6 +205,18 @@ export function parseSpecSet(
   const order = [...docs].sort(
     (a, b) => Number(a.kind === "CapacityPolicy") - Number(b.kind === "CapacityPolicy"),
   );
+  // `Kind/name` names a resource in plans and steps; where one spec set holds the same
+  // kind and name in several projects or regions, each is qualified with where it is.
+  const named = new Map<string, number>();
+  for (const doc of docs) {
+    if (doc.id) named.set(`${doc.kind}/${doc.name}`, (named.get(`${doc.kind}/${doc.name}`) ?? 0) + 1);
+  }
+  const addressOfDoc = (doc: Document, m: NonNullable<Document["metadata"]>) => {
+    const plain = `${doc.kind}/${m.name}`;
+    return (named.get(plain) ?? 0) > 1
+      ? `${plain}@${[m.project, m.region].filter(Boolean).join("/")}`
+      : plain;
+  };
   const resources = new Map<string, AnyResource>();
   for (const doc of order) {
     if (doc.issues.length > 0 || !doc.metadata || !doc.id) continue;
@@ -223,6 +235,7 @@ export function parseSpecSet(
       spec,
       id: doc.id,
       gcpName: doc.gcpName,
+      address: addressOfDoc(doc, doc.metadata),
       file: doc.file,
       source: doc.source,
     } as Resource as AnyResource;

@@ -424,6 +424,12 @@ export interface Resource<K extends Kind = Kind> {
   readonly id: string;
   /** Full GCP resource name; undefined for CapacityPolicy, which is not a GCP resource. */
   readonly gcpName: string | undefined;
+  /**
+   * How plans, steps, progress and reports name it: `Kind/name`, or
+   * `Kind/name@project/region` (`@project` for global kinds) when its spec set holds
+   * another resource of that kind and name elsewhere. Set by the loader.
+   */
+  readonly address?: string;
   /** The file the document came from. */
   readonly file: string;
   /** Where each field was written. */
