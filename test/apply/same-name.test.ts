@@ -51,7 +51,14 @@ describe("one spec set, two resources of the same kind and name", () => {
       ["VpcConnector/vpc-main@acme-staging/europe-west1", [5]],
       ["VpcConnector/vpc-main@acme-staging/us-central1", [7]],
     ]);
-    const report = await execute({ result, gcp, reconcilers: RECONCILERS, clock });
+    // The specs name no CapacityPolicy, so there are no gates to read.
+    const report = await execute({
+      result,
+      gcp,
+      reconcilers: RECONCILERS,
+      clock,
+      gates: async () => undefined,
+    });
     expect(report.outcome).toBe("converged");
     const live = await Promise.all(
       REGIONS.map(async (region) => {
