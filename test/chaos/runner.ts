@@ -696,7 +696,18 @@ function edit(
   sim.tick();
   const live = readLive(sim);
   const specOf = (name: string) => scenario.specs.resources.find((x) => x.gcpName === name);
-  const options: (() => { name: string; what: string })[] = [];
+  const options: (() => { name: string; what: string } | undefined)[] = [];
+  // Compute refuses any change while an operation runs on the resource (400
+  // resourceNotReady), the console's too: a person would have to wait.
+  const computeEdit = (kind: string, name: string, patch: JsonObject, what: string) => {
+    try {
+      sim.edit("compute", { kind, name, patch });
+    } catch (err) {
+      if (err instanceof Error && /is not ready/.test(err.message)) return undefined;
+      throw err;
+    }
+    return { name, what };
+  };
   const tag = `e${r.int(1, 9999)}`;
   for (const s of live.run) {
     const name = String(s["name"]);
@@ -825,22 +836,17 @@ function edit(
     if (managed && spec?.kind === "BackendService" && spec.spec.logConfig?.sampleRate !== undefined)
       options.push(() => {
         const v = r.pick([0.2, 0.3, 0.7, 0.9]);
-        sim.edit("compute", {
-          kind: "backendService",
+        return computeEdit(
+          "backendService",
           name,
-          patch: { logConfig: { enable: true, sampleRate: v } },
-        });
-        return { name, what: `${name} logConfig.sampleRate=${v}` };
+          { logConfig: { enable: true, sampleRate: v } },
+          `${name} logConfig.sampleRate=${v}`,
+        );
       });
     if (!managed)
-      options.push(() => {
-        sim.edit("compute", {
-          kind: "backendService",
-          name,
-          patch: { description: `edited by hand ${tag}` },
-        });
-        return { name, what: `${name} description` };
-      });
+      options.push(() =>
+        computeEdit("backendService", name, { description: `edited by hand ${tag}` }, `${name} description`),
+      );
   }
   for (const h of live.healthChecks) {
     const name = `projects/${h["project"]}/global/healthChecks/${h["name"]}`;
@@ -848,14 +854,12 @@ function edit(
     if (managed && spec?.kind === "HealthCheck" && spec.spec.checkIntervalSec !== undefined)
       options.push(() => {
         const v = Number(h["checkIntervalSec"] ?? 5) + r.int(1, 10);
-        sim.edit("compute", { kind: "healthCheck", name, patch: { checkIntervalSec: v } });
-        return { name, what: `${name} checkIntervalSec=${v}` };
+        return computeEdit("healthCheck", name, { checkIntervalSec: v }, `${name} checkIntervalSec=${v}`);
       });
     if (!managed)
-      options.push(() => {
-        sim.edit("compute", { kind: "healthCheck", name, patch: { description: `edited by hand ${tag}` } });
-        return { name, what: `${name} description` };
-      });
+      options.push(() =>
+        computeEdit("healthCheck", name, { description: `edited by hand ${tag}` }, `${name} description`),
+      );
   }
   if (options.length === 0) return undefined;
   return r.pick(options)();

@@ -675,6 +675,14 @@ describe("simulated Compute Engine with slow operations", () => {
       httpStatusCode: 400,
       message: `The resource 'projects/${P}/global/healthChecks/vm-hc' is not ready`,
     });
+    // The console writes through the same API: an out-of-band edit is refused alike.
+    expect(() =>
+      h.sim.edit("compute", {
+        kind: "healthCheck",
+        name: `projects/${P}/global/healthChecks/vm-hc`,
+        patch: { description: "by hand" },
+      }),
+    ).toThrow(`The resource 'projects/${P}/global/healthChecks/vm-hc' is not ready`);
   });
 
   it("returns from wait after the two-minute deadline with the operation still RUNNING", async () => {

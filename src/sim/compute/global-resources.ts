@@ -199,13 +199,16 @@ export class GlobalResources<K extends string> {
   /**
    * edit changes a resource out of band, as a person in the console would: a merge patch,
    * validated like an API write, applied at once (with a new fingerprint where the kind
-   * has one).
+   * has one). The console writes through the same API, so like a write it is refused
+   * with resourceNotReady while an operation runs on the resource; were it not, the
+   * running operation would land over it.
    */
   edit(name: string, patch: JsonObject): JsonObject {
     const rel = relativeComputeName(name) ?? name;
     const current = this.#items.get(rel);
     const parsed = this.#kind.template.parse(rel);
     if (!current || !parsed) throw new TypeError(`compute: no ${this.#kind.noun} \`${name}\``);
+    if (this.#ops.running(rel)) throw resourceNotReady(rel);
     const canonical = this.#kind.canonical(mergePatch(current, withoutOutputOnly(patch)), parsed.project);
     const next = this.#kind.fingerprinted
       ? { ...canonical, fingerprint: newFingerprint(this.#ctx) }
