@@ -13,11 +13,12 @@ RUN npm ci --omit=dev --no-audit --no-fund
 FROM node:24-slim
 ENV NODE_ENV=production
 # Heap limits for a long-running controller in the 512 MiB container of deploy/: without
-# them V8 sizes its heap from the host's memory and lets RSS grow to several times what
-# the heap uses. bench/run-steady.ts measures capstan with exactly these options. For
-# fleets far beyond 1,000 resources raise --max-old-space-size (the heap holds ~60 MB
-# at 1,000).
-ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=4"
+# them V8 sizes its heap from the host's memory and, mid-pass, RSS peaks at several times
+# what the heap holds. --expose-gc lets `capstan run` give memory back after each pass
+# (src/controller/memory.ts). bench/run-steady.ts measures capstan with exactly these
+# options. For fleets far beyond 1,000 resources raise --max-old-space-size (the heap
+# holds ~60 MB at 1,000).
+ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=4 --expose-gc"
 WORKDIR /app
 # git is what `capstan run --git` polls specs with.
 RUN apt-get update \

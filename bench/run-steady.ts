@@ -8,13 +8,14 @@
 // - CPU time per pass of the capstan process (the simulator runs in a child process so
 //   its work is not counted);
 // - RSS and heap after 1 to 100 passes, run back to back (target: flat, under 200 MB),
-//   and with the clients made but no pass yet; twice: with the NODE_OPTIONS the
-//   Dockerfile ships (heap limits for the 512 MiB container of deploy/), and with V8's
-//   defaults for this host, which size the heap from the machine's memory
-//   (nodejs/node#27508) and let RSS grow far beyond what the heap uses. capstan turns off
-//   gax's own per-call deadline timers, which kept every finished call's request and
-//   response reachable for 60 s (600 s for Compute) and piled up ~10 MB a pass here (see
-//   gaxCallOptions in src/gcp/call.ts);
+//   each pass followed, as in `capstan run`, by a memory-reducing collection
+//   (src/controller/memory.ts), and the peak RSS during passes; twice: with the
+//   NODE_OPTIONS the Dockerfile ships (heap limits for the 512 MiB container of
+//   deploy/), and with V8's defaults for this host, which size the heap from the
+//   machine's memory (nodejs/node#27508). capstan turns off gax's own per-call deadline
+//   timers, which kept every finished call's request and response reachable for 60 s
+//   (600 s for Compute) and piled up ~10 MB a pass here (see gaxCallOptions in
+//   src/gcp/call.ts);
 // - calls per hour at the default 5-minute interval against Config Connector's default
 //   of one read per resource every ~10 minutes
 //   (https://cloud.google.com/config-connector/docs/concepts/reconciliation: each
@@ -31,6 +32,7 @@ import { runInNewContext } from "node:vm";
 import { ScaledClock } from "../src/clock/index.ts";
 import { Controller } from "../src/controller/controller.ts";
 import { FileLease } from "../src/controller/lease.ts";
+import { releaseMemory } from "../src/controller/memory.ts";
 import { ControllerMetrics } from "../src/controller/metrics.ts";
 import { DirSource } from "../src/controller/source.ts";
 import { gcpAccess } from "../src/gcp/access.ts";
@@ -284,6 +286,8 @@ async function measure(perScope: { run: number; sql: number; vpc: number; bs: nu
     lease: new FileLease({ path: join(dir, "lease.json"), clock }),
     metrics,
     stateFile: join(dir, "state.json"),
+    // As `capstan run` does (src/cli/run.ts): give back what each pass used.
+    afterPass: releaseMemory,
   });
   if (!(await controller.settleLease())) throw new Error("could not take the lease");
 
@@ -332,6 +336,7 @@ async function measure(perScope: { run: number; sql: number; vpc: number; bs: nu
     planCalls: Object.fromEntries(planCalls),
     rssAtStart,
     withClients: { rss: withClients.rss, heap: withClients.heapUsed },
+    peakRss: process.resourceUsage().maxRSS * 1024,
   };
 }
 
@@ -433,10 +438,15 @@ const memoryLines = (label: string, m: Measured) => {
       `      heap kept per pass    ${((last.heap - first.heap) / (PASSES - 1) / 1024).toFixed(1)} KB`,
     );
   console.log(
+    `      peak RSS              ${mb(m.peakRss)} (during a pass, before its memory is given back)`,
+  );
+  console.log(
     `      before the first pass libraries loaded: RSS ${mb(m.rssAtStart)}; clients made: RSS ${mb(m.withClients.rss)}, heap ${mb(m.withClients.heap)}`,
   );
 };
-console.log("  memory after N passes, back to back (target: flat, RSS < 200 MB)");
+console.log(
+  "  memory after N passes, back to back, each followed by capstan run's memory release (target: flat, RSS < 200 MB)",
+);
 memoryLines(`as shipped (NODE_OPTIONS="${SHIPPED}")`, shipped0);
 memoryLines("V8 defaults for this host", big0);
 const perHour = (3600 / 300) * callsPerPass;

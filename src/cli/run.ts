@@ -12,6 +12,7 @@ import {
   type SpecSource,
   StatusServer,
 } from "../controller/index.ts";
+import { releaseMemory } from "../controller/memory.ts";
 import { gcpAccess } from "../gcp/access.ts";
 import { GcpCaller } from "../gcp/call.ts";
 import { parseDuration } from "../spec/units.ts";
@@ -195,6 +196,7 @@ export function registerRun(program: Command): void {
         minPassGapMs: timings.minPassGapMs,
         queue: { baseDelayMs: timings.baseDelayMs, maxDelayMs: timings.maxDelayMs, qps, burst },
         maintenanceWindows: flags.maintenanceWindows,
+        afterPass: releaseMemory,
       });
       const server = new StatusServer({ source: controller, port, host: flags.host });
       const bound = await server.listen().catch((err: Error) => {

@@ -99,6 +99,11 @@ export interface ControllerOptions {
   readonly readyTimeoutMs?: number | undefined;
   /** @default Math.random */
   readonly random?: () => number;
+  /**
+   * Runs after every pass, once the pass's own objects are unreachable: `capstan run`
+   * passes {@link releaseMemory} so the process gives back what a pass used.
+   */
+  readonly afterPass?: (() => void) | undefined;
 }
 
 /** ControllerError is a misuse of the controller (started twice). */
@@ -499,6 +504,12 @@ export class Controller {
    * summary and the statuses.
    */
   async pass(): Promise<PassSummary> {
+    const summary = await this.#pass();
+    this.#o.afterPass?.();
+    return summary;
+  }
+
+  async #pass(): Promise<PassSummary> {
     const id = ++this.#passes;
     const started = this.#clock.now();
     this.#passStartedAt = started;

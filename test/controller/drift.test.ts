@@ -66,7 +66,9 @@ describe("capstan run: drift", () => {
     await cleanup?.();
   });
 
+  let afterPass: number[] = [];
   async function setup(options: { intervalMs: number; timeScale?: number; specs?: Record<string, string> }) {
+    afterPass = [];
     const t = await tempDir("capstan-drift-");
     cleanup = t.remove;
     const specsDir = join(t.dir, "specs");
@@ -77,6 +79,8 @@ describe("capstan run: drift", () => {
       stateDir: join(specsDir, ".capstan"),
       intervalMs: options.intervalMs,
       jitter: 0.1,
+      // Which pass had ended when the hook ran (capstan run releases memory here).
+      afterPass: () => afterPass.push(c.controller.status().lastPass?.id ?? 0),
     });
     c.controller.start();
     await vi.waitFor(() => expect(c.controller.status().lastPass?.outcome).toMatch(/^(converged|partial)$/), {
@@ -112,6 +116,9 @@ describe("capstan run: drift", () => {
       timeout: 15_000,
       interval: 10,
     });
+    // The hook ran once after each pass that ended, in order.
+    const ended = c.controller.status().lastPass!.id;
+    expect(afterPass.slice(0, ended)).toEqual(Array.from({ length: ended }, (_, i) => i + 1));
     const [fix, ...more] = writesTo("api-hc", editedAt);
     expect(more).toEqual([]);
     expect(fix!.body).toEqual({ checkIntervalSec: 10 });
