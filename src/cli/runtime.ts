@@ -41,6 +41,8 @@ export async function simulatorNow(endpoint: string): Promise<number | undefined
 /** Runtime is everything a command needs to talk to GCP. */
 export interface Runtime {
   readonly clock: Clock;
+  /** How many times faster than real time the clock runs (1 outside rehearsals). */
+  readonly timeScale: number;
   readonly clients: GcpClients;
   readonly limiter: RateLimiter;
   readonly caller: GcpCaller;
@@ -61,6 +63,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const caller = new GcpCaller({ clock, limiter });
   return {
     clock,
+    timeScale: scale,
     clients,
     limiter,
     caller,

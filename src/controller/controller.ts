@@ -505,7 +505,8 @@ export class Controller {
    */
   async pass(): Promise<PassSummary> {
     const summary = await this.#pass();
-    this.#o.afterPass?.();
+    // Not while stopping: the grace period is for finishing up, not for housekeeping.
+    if (!this.#stopping) this.#o.afterPass?.();
     return summary;
   }
 
