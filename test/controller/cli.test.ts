@@ -195,7 +195,9 @@ spec:
       { timeScale: 1000 },
     );
     const sim = h.sim;
-    const args = runArgs(h.endpoint, specsDir, ["--interval", "30s", "--grace-period", "30s"]);
+    // The grace period runs on the scaled clock: 10 minutes simulated is 0.6 s real, room
+    // for the call in flight to finish on a loaded machine, so the stop is a clean one.
+    const args = runArgs(h.endpoint, specsDir, ["--interval", "30s", "--grace-period", "10m"]);
     const pair = [spawnCapstan(args), spawnCapstan(args)];
     children.push(...pair);
     let leader!: Child;
