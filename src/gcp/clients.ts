@@ -67,14 +67,14 @@ export interface GcpClients {
  * library `.d.ts` types them as `ClientOptions`; spelling them out keeps us honest about
  * what is passed.
  */
-interface ClientConstructorOptions {
+type ClientConstructorOptions = {
   fallback: true;
   apiEndpoint?: string;
   port?: number;
   protocol?: "http" | "https";
   authClient?: OAuth2Client;
   auth?: GoogleAuth;
-}
+};
 
 /** The Compute services capstan calls, one per Compute client it makes. */
 const COMPUTE_SERVICES = [
@@ -113,28 +113,25 @@ export function createClients(options: GcpClientOptions = {}): GcpClients {
     auth = google;
     base = { fallback: true, auth: google };
   }
-  // The libraries pin different google-gax majors (vpc-access is still on 5), so their
-  // ClientOptions types differ though the options are the same: pass them untyped.
-  const o = base as never;
   // Compute's clients share one google-gax instance that loads only the part of Compute's
   // descriptor these four services reach (src/gcp/protos.ts): ~35 MB less heap.
-  const computeGax = prunedGax(COMPUTE_SERVICES) as never;
+  const computeGax = prunedGax(COMPUTE_SERVICES);
   const clients = {
-    run: { services: new ServicesClient(o), revisions: new RevisionsClient(o) },
+    run: { services: new ServicesClient(base), revisions: new RevisionsClient(base) },
     sql: {
-      instances: new SqlInstancesServiceClient(o),
-      operations: new SqlOperationsServiceClient(o),
-      flags: new SqlFlagsServiceClient(o),
+      instances: new SqlInstancesServiceClient(base),
+      operations: new SqlOperationsServiceClient(base),
+      flags: new SqlFlagsServiceClient(base),
     },
-    vpcAccess: new VpcAccessServiceClient(o),
+    vpcAccess: new VpcAccessServiceClient(base),
     compute: {
-      backendServices: new BackendServicesClient(o, computeGax),
-      healthChecks: new HealthChecksClient(o, computeGax),
-      globalOperations: new GlobalOperationsClient(o, computeGax),
-      regionNetworkEndpointGroups: new RegionNetworkEndpointGroupsClient(o, computeGax),
+      backendServices: new BackendServicesClient(base, computeGax),
+      healthChecks: new HealthChecksClient(base, computeGax),
+      globalOperations: new GlobalOperationsClient(base, computeGax),
+      regionNetworkEndpointGroups: new RegionNetworkEndpointGroupsClient(base, computeGax),
     },
-    secretManager: new SecretManagerServiceClient(o),
-    monitoring: new MetricServiceClient(o),
+    secretManager: new SecretManagerServiceClient(base),
+    monitoring: new MetricServiceClient(base),
   };
   return {
     ...clients,

@@ -131,12 +131,10 @@ async function restCall<T>(gcp: GcpClients, options: RequestOptions): Promise<T>
  * asGoogleError turns an HTTP error answer into the GoogleError the client libraries'
  * REST transport raises for it (google-gax GoogleError.parseHttpError), so callers handle
  * library calls and REST calls alike; anything else (a GoogleError already, a transport
- * failure) is returned unchanged.
- *
- * It is needed for the VpcAccessServiceClient too: @google-cloud/vpc-access 4.x runs on
- * google-gax 5, whose REST stub calls `auth.fetch()` expecting an answer for any status,
- * but google-auth-library 11 (gaxios 8) rejects non-2xx answers, so that client's API
- * errors arrive as a GaxiosError whose `code` is the HTTP status (404), not the gRPC code.
+ * failure) is returned unchanged. Only the REST calls here need it: the
+ * VpcAccessServiceClient runs on the same google-gax 6 as the other clients (package.json
+ * overrides the google-gax 5 it pins, whose REST stub surfaced API errors as GaxiosErrors
+ * carrying the HTTP status instead of the gRPC code).
  */
 export function asGoogleError(err: unknown): unknown {
   if (err instanceof GoogleError) return err;

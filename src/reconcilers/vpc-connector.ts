@@ -6,11 +6,10 @@ import {
   CONNECTOR_DEFAULT_MACHINE_TYPE,
   CONNECTOR_THROUGHPUT_FIELD_MBPS_PER_INSTANCE,
 } from "../gcp/catalog/vpcaccess.ts";
-import { protoEnum } from "../gcp/enums.ts";
+import { enumName, protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller, OperationStatus } from "../gcp/operations.ts";
 import {
-  asGoogleError,
   type ConnectorChanges,
   connectorOperationPoller,
   patchConnector,
@@ -87,10 +86,7 @@ export class VpcConnectorWriteError extends Error {
 
 /** stateOf reads a connector's state, which the client may hand over as its name or its number. */
 function stateOf(live: IConnector): string {
-  const s = live.state;
-  if (typeof s === "string") return s;
-  if (typeof s === "number") return State[s] ?? "STATE_UNSPECIFIED";
-  return "STATE_UNSPECIFIED";
+  return enumName(live.state, State) ?? "STATE_UNSPECIFIED";
 }
 
 /**
@@ -231,13 +227,7 @@ async function readConnector(
   const got = await getOrUndefined(() =>
     gcp.call(
       { api: VPC_ACCESS_API, method: "connectors.get", write: false, location: ref.location },
-      () =>
-        gcp.clients.vpcAccess
-          .getConnector({ name: connectorName(ref) }, gaxCallOptions())
-          .catch((err: unknown) => {
-            // So the caller sees the gRPC code (its retries judge 429 and 5xx by it).
-            throw asGoogleError(err);
-          }),
+      () => gcp.clients.vpcAccess.getConnector({ name: connectorName(ref) }, gaxCallOptions()),
       signal,
     ),
   );
@@ -312,11 +302,10 @@ export const vpcConnectorReconciler = {
       gcp,
       { api: VPC_ACCESS_API, method: "connectors.list", write: false, location: scope.location },
       (page, options) =>
-        gcp.clients.vpcAccess
-          .listConnectors({ parent, pageSize: VPC_CONNECTOR_LIST_PAGE_SIZE, ...page }, options)
-          .catch((err: unknown) => {
-            throw asGoogleError(err);
-          }),
+        gcp.clients.vpcAccess.listConnectors(
+          { parent, pageSize: VPC_CONNECTOR_LIST_PAGE_SIZE, ...page },
+          options,
+        ),
       signal,
     );
     return items.map((live) => observe(live, scope));

@@ -58,14 +58,13 @@ function wait(sim: Started, opName: string) {
   });
 }
 
-/** rejection awaits a call that must fail and returns its error as a GoogleError. */
+/** rejection awaits a call that must fail with a GoogleError (as callers get it) and returns it. */
 async function rejection(p: Promise<unknown>): Promise<GoogleError> {
   try {
     await p;
   } catch (err) {
-    const g = asGoogleError(err);
-    expect(g).toBeInstanceOf(GoogleError);
-    return g as GoogleError;
+    expect(err).toBeInstanceOf(GoogleError);
+    return err as GoogleError;
   }
   throw new Error("expected the call to fail");
 }
@@ -142,7 +141,7 @@ describe("simulated Serverless VPC Access", () => {
     // so its errors are GoogleErrors with the gRPC code (gax 5 over google-auth-library 11
     // surfaced a GaxiosError carrying only the HTTP status).
     expect(raw).toBeInstanceOf(GoogleError);
-    const err = asGoogleError(raw) as GoogleError;
+    const err = raw as GoogleError;
     expect(err.code).toBe(5);
     expect(err.httpStatusCode).toBe(404);
     expect(err.message).toBe("The connector is not found.");
@@ -210,13 +209,19 @@ describe("simulated Serverless VPC Access", () => {
 
   it("refuses an update mask naming a field that cannot change in place", async () => {
     const { gcp, endpoint } = await start();
+    // A raw request, as patchConnector makes it: asGoogleError turns the HTTP answer into
+    // the GoogleError a client library would raise.
     const err = await rejection(
-      gcp.auth.request({
-        method: "PATCH",
-        url: `${endpoint}/v1/${CONN}`,
-        params: { updateMask: "ipCidrRange,maxInstances" },
-        data: { ipCidrRange: "10.9.0.0/28", maxInstances: 4 },
-      }),
+      gcp.auth
+        .request({
+          method: "PATCH",
+          url: `${endpoint}/v1/${CONN}`,
+          params: { updateMask: "ipCidrRange,maxInstances" },
+          data: { ipCidrRange: "10.9.0.0/28", maxInstances: 4 },
+        })
+        .catch((e: unknown) => {
+          throw asGoogleError(e);
+        }),
     );
     expect(err.code).toBe(3);
     expect(err.message).toContain("ipCidrRange cannot be updated");
