@@ -1,6 +1,6 @@
 import type { Clock } from "../clock/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { listAllPages } from "../reconcilers/read.ts";
+import { listAllPages } from "../gcp/read.ts";
 import type { GateSpec } from "../spec/types.ts";
 
 /**

@@ -6,6 +6,7 @@ import { BACKEND_SERVICE_LIMITS, checkBackendServiceSettings } from "../gcp/cata
 import { COMPUTE_API, computeUrl, relativeComputeName } from "../gcp/compute.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
+import { getOrUndefined, listAllPages } from "../gcp/read.ts";
 import type { Disruption } from "../plan/model.ts";
 import type { Backend, BackendServiceSpec, OutlierDetectionSpec, Resource } from "../spec/types.ts";
 import {
@@ -15,7 +16,6 @@ import {
   runningGlobalOperations,
   startedPoller,
 } from "./compute.ts";
-import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,

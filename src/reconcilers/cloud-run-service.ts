@@ -6,6 +6,7 @@ import { errorCode, gaxCallOptions } from "../gcp/call.ts";
 import { RUN_LIMITS } from "../gcp/catalog/run.ts";
 import { enumName, protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
+import { getOrUndefined, listAllPages } from "../gcp/read.ts";
 import { RUN_API, runOperationPoller } from "../gcp/run.ts";
 import type { Disruption } from "../plan/model.ts";
 import type {
@@ -17,7 +18,6 @@ import type {
   ScalingSpec,
 } from "../spec/types.ts";
 import { formatCpu, formatMemory, parseCpu, parseMemory } from "../spec/units.ts";
-import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,

@@ -2,7 +2,7 @@ import type { protos } from "@google-cloud/compute";
 import type { Gcp } from "../gcp/access.ts";
 import { COMPUTE_API, computeOperationPoller, operationStatusOf } from "../gcp/compute.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
-import { listAllPages } from "./read.ts";
+import { listAllPages } from "../gcp/read.ts";
 import type { Readiness } from "./types.ts";
 
 type IOperation = protos.google.cloud.compute.v1.IOperation;

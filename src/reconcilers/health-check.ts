@@ -11,6 +11,7 @@ import {
 } from "../gcp/compute.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
+import { getOrUndefined, listAllPages } from "../gcp/read.ts";
 import type { Disruption } from "../plan/model.ts";
 import { checkAgainstLive, type LiveSpecOf } from "../spec/rules.ts";
 import type { HealthCheckSpec, HealthCheckType, Resource } from "../spec/types.ts";
@@ -21,7 +22,6 @@ import {
   runningGlobalOperations,
   startedPoller,
 } from "./compute.ts";
-import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,

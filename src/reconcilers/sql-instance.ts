@@ -7,11 +7,11 @@ import { sqlFlagRequiresRestart } from "../gcp/catalog/sql.ts";
 import { enumName, protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
+import { getOrUndefined, listAllPages } from "../gcp/read.ts";
 import { SQL_API, sqlOperationPoller } from "../gcp/sql.ts";
 import type { Disruption } from "../plan/model.ts";
 import { checkAgainstLive, type LiveSpecOf } from "../spec/rules.ts";
 import type { Resource, SqlInstanceSpec } from "../spec/types.ts";
-import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,

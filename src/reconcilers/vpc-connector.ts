@@ -9,6 +9,7 @@ import {
 import { enumName, protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller, OperationStatus } from "../gcp/operations.ts";
+import { getOrUndefined, listAllPages } from "../gcp/read.ts";
 import {
   type ConnectorChanges,
   connectorOperationPoller,
@@ -17,7 +18,6 @@ import {
 } from "../gcp/vpcaccess.ts";
 import type { Disruption } from "../plan/model.ts";
 import type { Resource, VpcConnectorSpec } from "../spec/types.ts";
-import { getOrUndefined, listAllPages } from "./read.ts";
 import type {
   CheckResult,
   Observed,

@@ -1,5 +1,5 @@
-import type { Gcp } from "../gcp/access.ts";
-import { type CallMeta, Code, errorCode, type GaxCallOptions, gaxCallOptions } from "../gcp/call.ts";
+import type { Gcp } from "./access.ts";
+import { type CallMeta, Code, errorCode, type GaxCallOptions, gaxCallOptions } from "./call.ts";
 
 /** PageRequest is what {@link listAllPages} adds to a list request: no token for the first page, then the last answer's. */
 export type PageRequest = { readonly pageToken?: string };
