@@ -207,16 +207,13 @@ export function parseSpecSet(
   );
   // `Kind/name` names a resource in plans and steps; where one spec set holds the same
   // kind and name in several projects or regions, each is qualified with where it is.
+  const plainAddress = (doc: Document) => `${doc.kind}/${doc.name}`;
   const named = new Map<string, number>();
-  for (const doc of docs) {
-    if (doc.id) named.set(`${doc.kind}/${doc.name}`, (named.get(`${doc.kind}/${doc.name}`) ?? 0) + 1);
-  }
-  const addressOfDoc = (doc: Document, m: NonNullable<Document["metadata"]>) => {
-    const plain = `${doc.kind}/${m.name}`;
-    return (named.get(plain) ?? 0) > 1
-      ? `${plain}@${[m.project, m.region].filter(Boolean).join("/")}`
-      : plain;
-  };
+  for (const doc of docs) if (doc.id) named.set(plainAddress(doc), (named.get(plainAddress(doc)) ?? 0) + 1);
+  const addressOfDoc = (doc: Document, m: SpecMetadata) =>
+    (named.get(plainAddress(doc)) ?? 0) > 1
+      ? `${plainAddress(doc)}@${[m.project, m.region].filter(Boolean).join("/")}`
+      : plainAddress(doc);
   const resources = new Map<string, AnyResource>();
   for (const doc of order) {
     if (doc.issues.length > 0 || !doc.metadata || !doc.id) continue;

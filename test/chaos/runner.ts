@@ -57,6 +57,7 @@ import { createClients } from "../../src/gcp/clients.ts";
 import { RateLimiter } from "../../src/gcp/ratelimit.ts";
 import { buildPlan, type PlanResult } from "../../src/plan/build.ts";
 import { RECONCILERS } from "../../src/reconcilers/index.ts";
+import { ComputeError } from "../../src/sim/compute/common.ts";
 import { DEFAULT_QUOTAS } from "../../src/sim/core/quotas.ts";
 import type { JsonObject } from "../../src/sim/core/types.ts";
 import { createSimulator, type FaultInput, type FaultRule, type Simulator } from "../../src/sim/index.ts";
@@ -703,7 +704,7 @@ function edit(
     try {
       sim.edit("compute", { kind, name, patch });
     } catch (err) {
-      if (err instanceof Error && /is not ready/.test(err.message)) return undefined;
+      if (err instanceof ComputeError && err.reason === "resourceNotReady") return undefined;
       throw err;
     }
     return { name, what };
