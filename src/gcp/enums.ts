@@ -16,6 +16,12 @@ const DESCRIPTORS = {
   secretmanager: "@google-cloud/secret-manager/build/protos/protos.json",
 } as const;
 
+/** The descriptors' Roots, built once each (gax caches them too, keyed by a hash of the whole descriptor). */
+const roots = new Map<
+  keyof typeof DESCRIPTORS,
+  ReturnType<typeof gax.fallback.GrpcClient.protobufFromJSON>
+>();
+
 /** EnumNames maps an enum's numbers to its value names. */
 export type EnumNames = Readonly<Record<number, string>>;
 
@@ -31,11 +37,6 @@ export function protoEnum(library: keyof typeof DESCRIPTORS, fullName: string): 
   }
   return { ...root.lookupEnum(fullName).valuesById };
 }
-
-const roots = new Map<
-  keyof typeof DESCRIPTORS,
-  ReturnType<typeof gax.fallback.GrpcClient.protobufFromJSON>
->();
 
 /** enumName reads an enum the client may hand over as its name or its number. */
 export function enumName(value: unknown, names: EnumNames): string | undefined {

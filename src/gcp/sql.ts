@@ -1,6 +1,7 @@
 import type { protos } from "@google-cloud/sql";
 import type { Gcp } from "./access.ts";
 import { gaxCallOptions } from "./call.ts";
+import { enumName, protoEnum } from "./enums.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
 
 type IOperation = protos.google.cloud.sql.v1.IOperation;
@@ -8,8 +9,8 @@ type IOperation = protos.google.cloud.sql.v1.IOperation;
 /** SQL_API is the service name capstan's rate limits and metrics know the Cloud SQL Admin API by. */
 export const SQL_API = "sqladmin.googleapis.com";
 
-// SqlOperationStatus.DONE in google/cloud/sql/v1/cloud_sql_resources.proto.
-const DONE_NUMBER = 3;
+/** SQL_OPERATION_STATUS names Operation.SqlOperationStatus values by number. */
+export const SQL_OPERATION_STATUS = protoEnum("sql", "google.cloud.sql.v1.Operation.SqlOperationStatus");
 
 // Cloud SQL operation errors carry the API's own error codes
 // (https://cloud.google.com/sql/docs/postgres/admin-api-error-messages); the few whose
@@ -29,8 +30,7 @@ const RPC_CODE_OF_SQL_ERROR: Readonly<Record<string, number>> = {
  * may arrive as its name or its enum number, depending on the client's enum encoding.
  */
 function sqlOperationStatusOf(op: IOperation): OperationStatus {
-  const status = op.status as unknown;
-  const done = status === "DONE" || status === DONE_NUMBER;
+  const done = enumName(op.status, SQL_OPERATION_STATUS) === "DONE";
   const errors = op.error?.errors ?? [];
   if (!done || errors.length === 0) return { done };
   const first = errors[0]!;

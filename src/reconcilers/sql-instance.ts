@@ -8,7 +8,7 @@ import { enumName, protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
 import { getOrUndefined, listAllPages } from "../gcp/read.ts";
-import { SQL_API, sqlOperationPoller } from "../gcp/sql.ts";
+import { SQL_API, SQL_OPERATION_STATUS, sqlOperationPoller } from "../gcp/sql.ts";
 import type { Disruption } from "../plan/model.ts";
 import { checkAgainstLive, type LiveSpecOf } from "../spec/rules.ts";
 import type { Resource, SqlInstanceSpec } from "../spec/types.ts";
@@ -28,7 +28,6 @@ type IDatabaseFlags = protos.google.cloud.sql.v1.IDatabaseFlags;
 type IMaintenanceWindow = protos.google.cloud.sql.v1.IMaintenanceWindow;
 type IOperation = protos.google.cloud.sql.v1.IOperation;
 
-const OperationStatus = protoEnum("sql", "google.cloud.sql.v1.Operation.SqlOperationStatus");
 const OperationType = protoEnum("sql", "google.cloud.sql.v1.Operation.SqlOperationType");
 const InstanceState = protoEnum("sql", "google.cloud.sql.v1.DatabaseInstance.SqlInstanceState");
 const ActivationPolicy = protoEnum("sql", "google.cloud.sql.v1.Settings.SqlActivationPolicy");
@@ -112,7 +111,7 @@ async function runningOperation(
     signal,
   );
   return (list.items ?? []).find((op) => {
-    const status = enumName(op.status, OperationStatus);
+    const status = enumName(op.status, SQL_OPERATION_STATUS);
     return status === "PENDING" || status === "RUNNING";
   });
 }
@@ -165,7 +164,7 @@ function readinessOf(live: IDatabaseInstance, running: IOperation | undefined): 
   }
   if (running) {
     const type = enumName(running.operationType, OperationType) ?? "operation";
-    const status = enumName(running.status, OperationStatus) ?? "";
+    const status = enumName(running.status, SQL_OPERATION_STATUS) ?? "";
     return {
       ready: false,
       reason: `${type} operation ${running.name ?? ""} is ${status}`.replace(/\s+/g, " "),
