@@ -80,7 +80,7 @@ export function registerApply(program: Command, runtime: (cmd: Command) => Promi
         throw new UserError(`${planFile} is not a plan saved by \`capstan plan --out\``);
       }
       const paths = saved ? saved.specPaths : argPaths;
-      const specs = await loadOrExplain(paths, process.stderr);
+      const specs = await loadOrExplain(paths, process.stderr, { liveCatalogs: true });
       const rt = await runtime(cmd);
       const abort = new AbortController();
       const stop = () => {

@@ -21,11 +21,18 @@ export function parseFormat(value: string): OutputFormat {
 
 /**
  * loadOrExplain loads specs and, when any has a problem, prints every problem and throws
- * a UserError, so no command makes an API call on a broken spec set.
+ * a UserError, so no command makes an API call on a broken spec set. With `liveCatalogs`
+ * a problem found only by a catalog the plan reads live (Problem.catalog: Cloud SQL's
+ * flags.list) does not stop the command: the plan judges it again by the live answer.
  */
-export async function loadOrExplain(paths: readonly string[], out: NodeJS.WritableStream): Promise<SpecSet> {
+export async function loadOrExplain(
+  paths: readonly string[],
+  out: NodeJS.WritableStream,
+  options: { readonly liveCatalogs?: boolean } = {},
+): Promise<SpecSet> {
   const specs = await loadSpecs(paths.length ? paths : ["specs"]);
-  if (specs.problems.length > 0) {
+  const fatal = options.liveCatalogs ? specs.problems.filter((p) => !p.catalog) : specs.problems;
+  if (fatal.length > 0) {
     for (const p of specs.problems) out.write(`${formatProblem(p)}\n`);
     throw new UserError(`${specs.problems.length} problem(s) in the specs; nothing was read or changed`);
   }
@@ -94,7 +101,7 @@ export function registerPlan(program: Command, runtime: (cmd: Command) => Promis
         cmd: Command,
       ) => {
         const format = parseFormat(opts.output);
-        const specs = await loadOrExplain(paths, process.stderr);
+        const specs = await loadOrExplain(paths, process.stderr, { liveCatalogs: true });
         const rt = await runtime(cmd);
         try {
           const result = await buildPlan({

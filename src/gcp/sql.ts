@@ -1,6 +1,7 @@
 import type { protos } from "@google-cloud/sql";
 import type { Gcp } from "./access.ts";
 import { gaxCallOptions } from "./call.ts";
+import { SQL_FLAG_SNAPSHOT, SqlFlagCatalog } from "./catalog/sql.ts";
 import { enumName, protoEnum } from "./enums.ts";
 import type { OperationPoller, OperationStatus } from "./operations.ts";
 
@@ -59,4 +60,43 @@ export function sqlOperationPoller(gcp: Gcp, project: string, operation: string)
     );
     return sqlOperationStatusOf(op);
   };
+}
+
+/** LiveSqlFlags is the flag catalog a plan judges flags by, and how it was had. */
+export interface LiveSqlFlags {
+  readonly catalog: SqlFlagCatalog;
+  /** Set when the live answer could not be read and the snapshot stands in for it. */
+  readonly note?: string;
+}
+
+/**
+ * liveSqlFlags reads `flags.list` (SqlFlagsService.List,
+ * https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/flags/list) into a
+ * catalog. It asks for every version at once, so a flag of another version is told
+ * apart from an unknown one, and the read is keyed, so a plan reads it once however many
+ * instances it checks. When it fails (no permission, no network) the committed snapshot
+ * is used and the note says so, naming the instance's version; flags are then judged as
+ * `capstan validate` judges them.
+ */
+export async function liveSqlFlags(
+  gcp: Gcp,
+  databaseVersion: string,
+  signal?: AbortSignal,
+): Promise<LiveSqlFlags> {
+  try {
+    const [answer] = await gcp.call(
+      { api: SQL_API, method: "flags.list", write: false, key: "flags.list" },
+      () => gcp.clients.sql.flags.list({}, gaxCallOptions()),
+      signal,
+    );
+    return {
+      catalog: SqlFlagCatalog.fromList((answer.items ?? []) as Record<string, unknown>[], "flags.list"),
+    };
+  } catch (err) {
+    signal?.throwIfAborted();
+    return {
+      catalog: SQL_FLAG_SNAPSHOT,
+      note: `database flags checked against ${SQL_FLAG_SNAPSHOT.source}: could not read flags.list for ${databaseVersion} (${err instanceof Error ? err.message : String(err)})`,
+    };
+  }
 }

@@ -124,12 +124,16 @@ export async function buildPlan(options: BuildPlanOptions): Promise<PlanResult> 
   const { specs, reconcilers, clock, signal } = options;
   // One plan reads each shared thing (a secret version many services use) once.
   const gcp = withReadMemo(options.gcp);
-  const problems: Problem[] = specs.problems.map((p) => ({
+  const asPlanProblem = (p: SpecSet["problems"][number]): Problem => ({
     severity: "error",
     message: p.message,
     address: p.kind && p.name ? `${p.kind}/${p.name}` : undefined,
     source: { file: p.file, line: p.line, col: p.col },
-  }));
+  });
+  // What a catalog judged offline (Problem.catalog) is judged again by the reconciler's
+  // server-side check, which reads the live catalog; it stands for resources not checked.
+  const problems: Problem[] = specs.problems.filter((p) => !p.catalog).map(asPlanProblem);
+  const rejudged = new Set<AnyResource>();
   const live = await observe(specs.resources, gcp, reconcilers, { concurrency: options.concurrency, signal });
   const observedAt = new Date(clock.now()).toISOString();
 
@@ -170,6 +174,7 @@ export async function buildPlan(options: BuildPlanOptions): Promise<PlanResult> 
     const notes: string[] = [];
     if (options.serverChecks !== false && rec.check) {
       const checked = await rec.check(gcp, r as never, observed, changes);
+      rejudged.add(r);
       notes.push(...checked.notes);
       for (const message of checked.problems) problems.push({ severity: "error", message, address, source });
     }
@@ -185,6 +190,14 @@ export async function buildPlan(options: BuildPlanOptions): Promise<PlanResult> 
       notes,
       source,
     });
+  }
+
+  for (const p of specs.problems) {
+    if (!p.catalog) continue;
+    const checked = [...rejudged].some(
+      (r) => r.file === p.file && r.kind === p.kind && r.metadata.name === p.name,
+    );
+    if (!checked) problems.push(asPlanProblem(p));
   }
 
   const world: CapacityWorld = {

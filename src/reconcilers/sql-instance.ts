@@ -3,12 +3,12 @@ import type { MaintenanceWindow } from "../apply/window.ts";
 import type { FieldChange } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
 import { gaxCallOptions } from "../gcp/call.ts";
-import { sqlFlagRequiresRestart } from "../gcp/catalog/sql.ts";
+import { type SqlFlagCatalog, sqlFlagRequiresRestart } from "../gcp/catalog/sql.ts";
 import { enumName, protoEnum } from "../gcp/enums.ts";
 import { names } from "../gcp/names.ts";
 import type { OperationPoller } from "../gcp/operations.ts";
 import { getOrUndefined, listAllPages } from "../gcp/read.ts";
-import { SQL_API, SQL_OPERATION_STATUS, sqlOperationPoller } from "../gcp/sql.ts";
+import { liveSqlFlags, SQL_API, SQL_OPERATION_STATUS, sqlOperationPoller } from "../gcp/sql.ts";
 import type { Disruption } from "../plan/model.ts";
 import { checkAgainstLive, type LiveSpecOf } from "../spec/rules.ts";
 import type { Resource, SqlInstanceSpec } from "../spec/types.ts";
@@ -198,16 +198,21 @@ async function observe(
   };
 }
 
-/** restartFields names the changed fields that restart the instance. */
-function restartFields(changes: readonly FieldChange[]): FieldChange[] {
+/**
+ * restartFields names the changed fields that restart the instance; a flag restarts it
+ * when the catalog says so for the instance's database version.
+ */
+function restartFields(changes: readonly FieldChange[], live: IDatabaseInstance): FieldChange[] {
+  const version = enumName(live.databaseVersion, DatabaseVersion);
+  const restarts = (flag: string) => sqlFlagRequiresRestart(flag, version);
   return changes.filter((c) => {
     const [head, flag] = c.path;
     if (head === "tier" || head === "availabilityType") return true;
     if (head !== "databaseFlags") return false;
-    if (typeof flag === "string") return sqlFlagRequiresRestart(flag);
+    if (typeof flag === "string") return restarts(flag);
     // A change of the whole map (never produced by the diff, which walks map entries) is
     // judged by every flag it names.
-    return [c.before, c.after].some((m) => isRecord(m) && Object.keys(m).some(sqlFlagRequiresRestart));
+    return [c.before, c.after].some((m) => isRecord(m) && Object.keys(m).some(restarts));
   });
 }
 
@@ -365,10 +370,10 @@ export const sqlInstanceReconciler = {
 
   disruptions(
     changes: readonly FieldChange[],
-    _observed: Observed<IDatabaseInstance>,
+    observed: Observed<IDatabaseInstance>,
     _resource: Resource<"SqlInstance">,
   ): Disruption[] {
-    const restarting = restartFields(changes);
+    const restarting = restartFields(changes, observed.live);
     if (restarting.length === 0) return [];
     // All changes go in one patch, so they cost one restart. The tier ("WARNING: Changing
     // this restarts the instance", Settings.tier in cloud_sql_resources.proto), flags whose
@@ -484,25 +489,34 @@ export const sqlInstanceReconciler = {
   },
 
   async check(
-    _gcp: Gcp,
+    gcp: Gcp,
     resource: Resource<"SqlInstance">,
     observed: Observed<IDatabaseInstance>,
     changes: readonly FieldChange[],
   ): Promise<CheckResult> {
     const live = sqlInstanceReconciler.normalize(observed.live) as LiveSpecOf<"SqlInstance">;
+    const spec = resource.spec;
+    const notes: string[] = [];
+    // Flags are judged by the live flags.list of the instance's version where it can be
+    // read, the committed snapshot otherwise.
+    let sqlFlags: SqlFlagCatalog | undefined;
+    const version = spec.databaseVersion ?? live.databaseVersion;
+    if (spec.databaseFlags && Object.keys(spec.databaseFlags).length > 0 && version) {
+      const read = await liveSqlFlags(gcp, version);
+      sqlFlags = read.catalog;
+      if (read.note) notes.push(read.note);
+    }
     // The rules shared with the offline validator: a databaseVersion mismatch, a disk that
     // would shrink, flag ranges at the live tier, and a tier or restart flag change
     // without allowRestart.
-    const problems = checkAgainstLive(resource, live).problems.map((p) => p.message);
-    const spec = resource.spec;
+    const problems = checkAgainstLive(resource, live, { sqlFlags }).problems.map((p) => p.message);
     const availability = changes.find((c) => c.path[0] === "availabilityType");
     if (availability && !spec.allowRestart) {
       problems.push(
         `changing availabilityType from ${String(availability.before)} to ${String(availability.after)} requires a restart; set spec.allowRestart: true to consent (open connections are dropped)`,
       );
     }
-    const notes: string[] = [];
-    const restarting = restartFields(changes);
+    const restarting = restartFields(changes, observed.live);
     if (restarting.length > 0 && spec.maintenanceWindow !== undefined) {
       // Cloud SQL applies a settings change, and its restart, when the patch runs; the
       // maintenance window only schedules Google's own maintenance updates

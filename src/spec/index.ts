@@ -12,7 +12,13 @@ export {
 } from "./load.ts";
 export { POLICY_DEFAULTS } from "./normalize.ts";
 export { gcpNameOf, idOf } from "./references.ts";
-export { checkAgainstLive, type Disruption, type LiveCheck, type LiveSpecOf } from "./rules.ts";
+export {
+  checkAgainstLive,
+  type Disruption,
+  type LiveCheck,
+  type LiveCheckOptions,
+  type LiveSpecOf,
+} from "./rules.ts";
 export { ANY_KIND_SCHEMA_FILE, allSchemaFiles, kindSchema, SCHEMA_FILES } from "./schemas.ts";
 export * from "./types.ts";
 export { formatCpu, formatDuration, formatMemory, parseCpu, parseDuration, parseMemory } from "./units.ts";

@@ -249,7 +249,7 @@ export function parseSpecSet(
   for (const doc of docs) {
     for (const issue of doc.issues) {
       const pos = issue.atKey ? doc.source.keyAt(issue.path) : doc.source.at(issue.path);
-      problems.push(problemAt(pos, doc.kind, doc.name, issue.message));
+      problems.push(problemAt(pos, doc.kind, doc.name, issue.message, issue.catalog));
     }
   }
   return {

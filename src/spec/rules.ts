@@ -22,7 +22,7 @@ import {
   type RunEnvVarLike,
   type RunProbeLike,
 } from "../gcp/catalog/run.ts";
-import { checkSqlFlag, checkSqlTier, SQL_FLAGS, sqlFlagRequiresRestart } from "../gcp/catalog/sql.ts";
+import { checkSqlTier, SQL_FLAG_SNAPSHOT, type SqlFlagCatalog } from "../gcp/catalog/sql.ts";
 import {
   CONNECTOR_DEFAULT_MACHINE_TYPE,
   CONNECTOR_LIMITS,
@@ -141,7 +141,12 @@ function connectorRules(s: VpcConnectorSpec, live?: Partial<ConnectorScaling>): 
   return out;
 }
 
-function sqlRules(s: SqlInstanceSpec, liveTier?: string, liveVersion?: string): Issue[] {
+function sqlRules(
+  s: SqlInstanceSpec,
+  liveTier?: string,
+  liveVersion?: string,
+  flags: SqlFlagCatalog = SQL_FLAG_SNAPSHOT,
+): Issue[] {
   const out: Issue[] = [];
   if (s.tier !== undefined) {
     const why = checkSqlTier(s.tier);
@@ -150,17 +155,13 @@ function sqlRules(s: SqlInstanceSpec, liveTier?: string, liveVersion?: string): 
   const tier = s.tier ?? liveTier;
   const tierOk = tier !== undefined && checkSqlTier(tier) === undefined;
   for (const [name, value] of Object.entries(s.databaseFlags ?? {})) {
-    let why =
-      value === null
-        ? SQL_FLAGS[name]
-          ? undefined
-          : checkSqlFlag(name, "")
-        : checkSqlFlag(name, value, s.databaseVersion ?? liveVersion, tierOk ? tier : undefined);
-    if (why && !SQL_FLAGS[name] && !why.includes("did you mean")) {
-      const near = closest(name, Object.keys(SQL_FLAGS));
+    let why = flags.check(name, value, s.databaseVersion ?? liveVersion, tierOk ? tier : undefined);
+    if (why && !flags.has(name) && !why.includes("did you mean")) {
+      const near = closest(name, flags.names());
       if (near) why += `; did you mean \`${near}\`?`;
     }
-    if (why) out.push(issue(pointer("spec", "databaseFlags", name), why));
+    // A flag judged by the committed snapshot may be judged again by the live flags.list.
+    if (why) out.push({ ...issue(pointer("spec", "databaseFlags", name), why), catalog: "sqlFlags" });
   }
   return out;
 }
@@ -492,6 +493,16 @@ export interface LiveCheck {
   readonly disruptions: readonly Disruption[];
 }
 
+/** Options of {@link checkAgainstLive}. */
+export interface LiveCheckOptions {
+  /**
+   * The Cloud SQL flag catalog to judge database flags by: the live `flags.list` answer
+   * when the caller could read it.
+   * @default SQL_FLAG_SNAPSHOT
+   */
+  readonly sqlFlags?: SqlFlagCatalog | undefined;
+}
+
 /**
  * LiveSpecOf is the live resource normalised into the spec's shape, as reconcilers
  * observe it (fields GCP did not return are undefined).
@@ -507,7 +518,11 @@ export type LiveSpecOf<K extends Kind> = Partial<SpecByKind[K]>;
  * service with (live) serverless NEG backends refuses a timeout and health checks;
  * Cloud Run's cpu/memory pair is judged with the live half. It is pure.
  */
-export function checkAgainstLive<K extends Kind>(resource: Resource<K>, live: LiveSpecOf<K>): LiveCheck {
+export function checkAgainstLive<K extends Kind>(
+  resource: Resource<K>,
+  live: LiveSpecOf<K>,
+  options: LiveCheckOptions = {},
+): LiveCheck {
   const r = resource as AnyResource;
   const problems: Issue[] = [];
   const disruptions: Disruption[] = [];
@@ -516,7 +531,7 @@ export function checkAgainstLive<K extends Kind>(resource: Resource<K>, live: Li
       liveConnector(r.spec, live as LiveSpecOf<"VpcConnector">, problems, disruptions);
       break;
     case "SqlInstance":
-      liveSql(r.spec, live as LiveSpecOf<"SqlInstance">, problems, disruptions);
+      liveSql(r.spec, live as LiveSpecOf<"SqlInstance">, problems, disruptions, options.sqlFlags);
       break;
     case "HealthCheck":
       problems.push(...healthCheckRules(r.spec, live as HealthCheckSpec));
@@ -535,11 +550,17 @@ export function checkAgainstLive<K extends Kind>(resource: Resource<K>, live: Li
     case "CapacityPolicy":
       break;
   }
-  const offline = new Set(checkResource(r).map((i) => `${i.path}\n${i.message}`));
+  // What the offline check reported already is left out, except a catalog's findings: the
+  // caller judges those again here, by the live catalog (see Problem.catalog).
+  const offline = new Set(
+    checkResource(r)
+      .filter((i) => !i.catalog)
+      .map((i) => `${i.path}\n${i.message}`),
+  );
   return {
     problems: problems
       .filter((i) => !offline.has(`${i.path}\n${i.message}`))
-      .map((i) => problemAt(r.source.at(i.path), r.kind, r.metadata.name, i.message)),
+      .map((i) => problemAt(r.source.at(i.path), r.kind, r.metadata.name, i.message, i.catalog)),
     disruptions,
   };
 }
@@ -602,6 +623,7 @@ function liveSql(
   live: LiveSpecOf<"SqlInstance">,
   problems: Issue[],
   disruptions: Disruption[],
+  flags: SqlFlagCatalog = SQL_FLAG_SNAPSHOT,
 ): void {
   if (
     s.databaseVersion !== undefined &&
@@ -630,7 +652,7 @@ function liveSql(
     );
   }
   // Flag ranges that depend on memory are judged against the tier the instance will have.
-  problems.push(...sqlRules(s, live.tier, live.databaseVersion));
+  problems.push(...sqlRules(s, live.tier, live.databaseVersion, flags));
   const restarts: { path: FieldPath; reason: string }[] = [];
   if (s.tier !== undefined && live.tier !== undefined && s.tier !== live.tier) {
     restarts.push({
@@ -640,7 +662,7 @@ function liveSql(
   }
   for (const [name, value] of Object.entries(s.databaseFlags ?? {})) {
     const have = live.databaseFlags?.[name] ?? null;
-    if (value === have || !sqlFlagRequiresRestart(name)) continue;
+    if (value === have || !flags.requiresRestart(name, s.databaseVersion ?? live.databaseVersion)) continue;
     const what =
       value === null
         ? `removing ${name}`

@@ -9,7 +9,7 @@
  * serverless NEG restrictions) live in rules.ts, where the messages can say why.
  */
 import { BACKEND_SERVICE_LIMITS, HEALTH_CHECK_LIMITS } from "../gcp/catalog/compute.ts";
-import { POSTGRES_VERSIONS } from "../gcp/catalog/sql.ts";
+import { SQL_DATABASE_VERSIONS } from "../gcp/catalog/sql.ts";
 import { CONNECTOR_LIMITS, CONNECTOR_MACHINE_TYPES } from "../gcp/catalog/vpcaccess.ts";
 import { API_VERSION, KINDS, type Kind } from "./types.ts";
 import { UNIT_PATTERNS } from "./units.ts";
@@ -370,8 +370,8 @@ const SPECS: Readonly<Record<Kind, { readonly description: string; readonly spec
       "A Cloud SQL for PostgreSQL instance (sqladmin v1). Changes that restart the instance (tier, restart flags) need `allowRestart: true`.",
     spec: obj("Desired settings. Only the fields given are managed.", {
       databaseVersion: enumOf(
-        "PostgreSQL major version. Never changed by capstan; used to check flags and to refuse a mismatch with the live instance.",
-        POSTGRES_VERSIONS,
+        "Database version, any SqlDatabaseVersion of the Cloud SQL Admin API (e.g. `POSTGRES_16`). Never changed by capstan; used to check flags and to refuse a mismatch with the live instance.",
+        SQL_DATABASE_VERSIONS,
       ),
       tier: str(
         "Machine tier: `db-custom-<vCPUs>-<MiB>` (1 or an even number of vCPUs, 0.9 to 6.5 GB per vCPU, a multiple of 256 MiB, at least 3840 MiB), `db-n1-standard-<N>`, `db-n1-highmem-<N>`, `db-f1-micro` or `db-g1-small`. Changing it restarts the instance.",

@@ -52,6 +52,12 @@ export interface Problem {
   readonly kind: string;
   readonly name: string;
   readonly message: string;
+  /**
+   * Set when a catalog that a live API also answers judged the problem offline (`sqlFlags`:
+   * the committed Cloud SQL flag snapshot): online commands judge it again by the live
+   * answer instead.
+   */
+  readonly catalog?: "sqlFlags";
 }
 
 /**
@@ -63,6 +69,8 @@ export interface Issue {
   readonly path: FieldPath;
   readonly message: string;
   readonly atKey?: boolean;
+  /** See {@link Problem.catalog}. */
+  readonly catalog?: "sqlFlags";
 }
 
 /**

@@ -281,8 +281,22 @@ function rangeText(schema: Record<string, unknown>): string {
  * problemAt builds a {@link Problem} for the document `kind`/`name` at `pos`. Use it for
  * every problem so they render and sort the same way.
  */
-export function problemAt(pos: SourcePos, kind: string, name: string, message: string): Problem {
-  return { file: pos.file, line: pos.line, col: pos.col, kind, name, message };
+export function problemAt(
+  pos: SourcePos,
+  kind: string,
+  name: string,
+  message: string,
+  catalog?: Problem["catalog"],
+): Problem {
+  return {
+    file: pos.file,
+    line: pos.line,
+    col: pos.col,
+    kind,
+    name,
+    message,
+    ...(catalog ? { catalog } : {}),
+  };
 }
 
 /** formatProblem renders a problem as `file:line:col  Kind/name  message`. */

@@ -603,7 +603,11 @@ describe("Cloud SQL flag catalog", () => {
     expect(checkSqlFlag("work_mem", "4MB")).toBe(
       "`work_mem` takes an integer between 64 and 2147483647 (kB), got `4MB`",
     );
-    expect(checkSqlFlag("work_mem", "4096", "MYSQL_8_0")).toContain("does not apply to MYSQL_8_0");
+    expect(checkSqlFlag("vacuum_failsafe_age", "1600000000", "POSTGRES_13")).toBe(
+      "flag `vacuum_failsafe_age` does not apply to POSTGRES_13; it applies to POSTGRES_14, POSTGRES_15, POSTGRES_16, POSTGRES_17, POSTGRES_18",
+    );
+    // The snapshot has no MySQL flags, so it cannot judge a MySQL instance's.
+    expect(checkSqlFlag("binlog_row_image", "full", "MYSQL_8_0")).toBeUndefined();
     expect(checkSqlFlag("random_page_cost", "1.1")).toBeUndefined();
   });
 

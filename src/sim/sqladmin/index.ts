@@ -1,6 +1,6 @@
 import { loadRoot, rpcsOf } from "../core/protos.ts";
 import type { JsonObject, SimContext, SimService } from "../core/types.ts";
-import { listFlags } from "./flags.ts";
+import { SqlFlags } from "./flags.ts";
 import { SqlInstances, type SqlInstancesSection } from "./instances.ts";
 import { SqlOperations } from "./operations.ts";
 
@@ -18,6 +18,11 @@ const FLAGS = "google.cloud.sql.v1.SqlFlagsService";
  */
 export interface CloudSqlSection {
   readonly instances?: SqlInstancesSection;
+  /**
+   * flags.list items (google.cloud.sql.v1.Flag JSON) served and accepted on top of the
+   * committed snapshot: flags GCP added after the snapshot was taken.
+   */
+  readonly flags?: readonly JsonObject[];
 }
 
 /**
@@ -43,7 +48,8 @@ export interface CloudSqlService extends SimService {
 export function cloudSql(ctx: SimContext): CloudSqlService {
   const root = loadRoot("sql");
   const operations = new SqlOperations(ctx);
-  const instances = new SqlInstances(ctx, operations);
+  const flags = new SqlFlags();
+  const instances = new SqlInstances(ctx, operations, flags);
   const project = (body: JsonObject) => String(body["project"]);
 
   return {
@@ -64,14 +70,16 @@ export function cloudSql(ctx: SimContext): CloudSqlService {
           req.body["maxResults"],
           req.body["pageToken"],
         ),
-      [`${FLAGS}.List`]: (req) => listFlags(req.body),
+      [`${FLAGS}.List`]: (req) => flags.list(req.body),
     },
     load(section) {
       operations.clear();
+      flags.load((section as CloudSqlSection | undefined)?.flags);
       instances.load((section as CloudSqlSection | undefined)?.instances);
     },
     dump() {
-      return { instances: instances.dump() };
+      const extra = flags.dump();
+      return { instances: instances.dump(), ...(extra.length ? { flags: extra } : {}) };
     },
     edit(req) {
       if (req.kind !== "instance") {

@@ -1,11 +1,11 @@
-import { checkSqlTier, sqlFlagRequiresRestart } from "../../gcp/catalog/sql.ts";
+import { checkSqlTier } from "../../gcp/catalog/sql.ts";
 import { names } from "../../gcp/names.ts";
 import { normalize, rejectUnknownFields } from "../core/codec.ts";
 import { SimError } from "../core/errors.ts";
 import { paginate } from "../core/paging.ts";
 import { loadRoot } from "../core/protos.ts";
 import type { EditRequest, JsonObject, SimContext, SimRequest } from "../core/types.ts";
-import { validateFlags } from "./flags.ts";
+import type { SqlFlags } from "./flags.ts";
 import { SQL_API_BASE, type SqlOperations, sqlError } from "./operations.ts";
 
 /**
@@ -62,14 +62,14 @@ function flagMap(settings: JsonObject): Map<string, string> {
 }
 
 /** needsRestart says whether going from one settings object to another restarts PostgreSQL. */
-function needsRestart(before: JsonObject, after: JsonObject): boolean {
+function needsRestart(before: JsonObject, after: JsonObject, restarts: (flag: string) => boolean): boolean {
   // Changing the machine type restarts the instance (the settings table of
   // https://cloud.google.com/sql/docs/postgres/edit-instance marks it as restarting).
   if (before["tier"] !== after["tier"]) return true;
   const a = flagMap(before);
   const b = flagMap(after);
   for (const name of new Set([...a.keys(), ...b.keys()])) {
-    if (a.get(name) !== b.get(name) && sqlFlagRequiresRestart(name)) return true;
+    if (a.get(name) !== b.get(name) && restarts(name)) return true;
   }
   return false;
 }
@@ -143,13 +143,15 @@ function settingsDefaults(region: string): JsonObject {
 export class SqlInstances {
   readonly #ctx: SimContext;
   readonly #ops: SqlOperations;
+  readonly #flags: SqlFlags;
   readonly #type = loadRoot("sql").lookupType(INSTANCE_TYPE);
   #items = new Map<string, Instance>();
   #ipSeq = 0;
 
-  constructor(ctx: SimContext, ops: SqlOperations) {
+  constructor(ctx: SimContext, ops: SqlOperations, flags: SqlFlags) {
     this.#ctx = ctx;
     this.#ops = ops;
+    this.#flags = flags;
   }
 
   /** load replaces every instance with the fixture's, filling server-side defaults. */
@@ -178,7 +180,7 @@ export class SqlInstances {
       const tierProblem = checkSqlTier(String(settings["tier"]));
       if (tierProblem) throw new TypeError(`sql: instance \`${json["name"]}\`: ${tierProblem}`);
       try {
-        validateFlags(
+        this.#flags.validate(
           (settings["databaseFlags"] ?? []) as JsonObject[],
           json["databaseVersion"] as string,
           settings["tier"] as string,
@@ -321,7 +323,7 @@ export class SqlInstances {
         }
         next = { ...next, databaseFlags: [...flags].map(([name, value]) => ({ name, value })) };
       }
-      validateFlags(
+      this.#flags.validate(
         next["databaseFlags"] as JsonObject[],
         json["databaseVersion"] as string,
         next["tier"] as string,
@@ -371,12 +373,13 @@ export class SqlInstances {
         },
       );
     }
-    validateFlags(
+    this.#flags.validate(
       (next["databaseFlags"] ?? []) as JsonObject[],
       inst.json["databaseVersion"] as string,
       tier,
     );
-    const restart = needsRestart(current, next);
+    const version = inst.json["databaseVersion"] as string | undefined;
+    const restart = needsRestart(current, next, (flag) => this.#flags.requiresRestart(flag, version));
     // The instance keeps state RUNNABLE while it restarts: the REST `state` reports the
     // serving state and is not moved to MAINTENANCE (reserved for Google's maintenance)
     // by user operations; tools derive transient states from operations and settings
