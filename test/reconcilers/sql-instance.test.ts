@@ -383,7 +383,6 @@ databaseFlags:
       const err = await rec.write(gcp, stale, spec, changes).catch((e: unknown) => e);
       expect(err).toMatchObject({
         code: 9,
-        reason: "staleData",
         message: expect.stringContaining("Condition does not match."),
       });
       expect(isConflict(err)).toBe(true);

@@ -144,7 +144,6 @@ describe("simulated Compute Engine", () => {
         kind: "compute#backendService",
         name: "api-backend",
         selfLink: `https://www.googleapis.com/compute/v1/projects/${P}/global/backendServices/api-backend`,
-        protocol: "HTTP",
         loadBalancingScheme: "EXTERNAL_MANAGED",
         sessionAffinity: "NONE",
         connectionDraining: { drainingTimeoutSec: 0 },
@@ -158,13 +157,16 @@ describe("simulated Compute Engine", () => {
       expect(b.portName).toBeUndefined();
       expect(b.port).toBeUndefined();
       expect(b.healthChecks).toEqual([]);
+      // Unset protocol and CDN are not reported (recorded/compute/backend-service-instance-groups.json).
+      expect(b.protocol).toBeUndefined();
+      expect(b.enableCDN).toBeUndefined();
     });
 
-    it("fills timeoutSec 30 and port 80 for backends that are not serverless", async () => {
+    it("fills timeoutSec 30, but no port, for backends that are not serverless", async () => {
       const [b] = await bs().get({ project: P, backendService: "vm-backend" });
+      expect(b.port).toBeUndefined();
       expect(b).toMatchObject({
         timeoutSec: 30,
-        port: 80,
         loadBalancingScheme: "EXTERNAL",
         connectionDraining: { drainingTimeoutSec: 30 },
         healthChecks: [`https://www.googleapis.com/compute/v1/projects/${P}/global/healthChecks/vm-hc`],

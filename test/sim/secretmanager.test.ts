@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClients, type GcpClients } from "../../src/gcp/clients.ts";
+import { projectNumberOf } from "../../src/sim/core/projects.ts";
 import { createSimulator, type Simulator } from "../../src/sim/index.ts";
 
 describe("simulated Secret Manager", () => {
@@ -28,9 +29,11 @@ describe("simulated Secret Manager", () => {
 
   it("lists secrets of a project through the real client, following pages", async () => {
     const [secrets] = await gcp.secretManager.listSecrets({ parent: "projects/p1", pageSize: 1 });
+    // Named by project number, as GCP names them (recorded/secretmanager/version-enabled.json).
+    const number = projectNumberOf("p1");
     expect(secrets.map((s) => s.name).sort()).toEqual([
-      "projects/p1/secrets/api-key",
-      "projects/p1/secrets/db-password",
+      `projects/${number}/secrets/api-key`,
+      `projects/${number}/secrets/db-password`,
     ]);
     const lists = sim.requests().filter((r) => r.rpc.endsWith("ListSecrets"));
     expect(lists).toHaveLength(2);
@@ -40,7 +43,10 @@ describe("simulated Secret Manager", () => {
     const [v] = await gcp.secretManager.getSecretVersion({
       name: "projects/p1/secrets/db-password/versions/latest",
     });
-    expect(v.name).toBe("projects/p1/secrets/db-password/versions/2");
+    expect(v.name).toBe(`projects/${projectNumberOf("p1")}/secrets/db-password/versions/2`);
+    // Asked by project number, the same version answers.
+    const [again] = await gcp.secretManager.getSecretVersion({ name: v.name! });
+    expect(again.state).toBe("DISABLED");
     expect(v.state).toBe("DISABLED");
   });
 

@@ -93,13 +93,15 @@ export class BackendServices extends GlobalResources<"backendService"> {
       type,
       fingerprinted: true,
       /**
-       * canonical fills Compute's defaults and validates. Defaults are those of a recorded
-       * GET (https://github.com/GoogleCloudPlatform/k8s-config-connector,
-       * mockgcp/mockcompute/testdata/backendservice/crud/_http.log): protocol HTTP, scheme
-       * EXTERNAL, session affinity NONE, draining 0, and for non-serverless backends
-       * timeoutSec 30 and port 80. Serverless backends get no timeout or port, which they
-       * refuse; `capacityScaler` defaults to 1 and, outside serverless, `balancingMode` to
-       * UTILIZATION (REST reference, `backends[]`).
+       * canonical fills Compute's defaults and validates. Defaults are those real GCP
+       * returns for a backend service created without them
+       * (test/fixtures/recorded/compute/backend-service-instance-groups.json, from a create
+       * that sent neither protocol, port nor enableCDN): description "", scheme EXTERNAL,
+       * session affinity NONE, cookie TTL 0 and draining 0; `protocol`, `port` and
+       * `enableCDN` stay absent until set (their defaults, HTTP, 80 and false, are the
+       * reader's to apply). Non-serverless backends get timeoutSec 30 ("The default is
+       * 30 seconds", REST reference); serverless ones refuse it. `capacityScaler` defaults
+       * to 1 and, outside serverless, `balancingMode` to UTILIZATION (`backends[]`).
        */
       canonical(raw, project) {
         const { bs, serverless } = resolve(raw, project, negs, healthChecks);
@@ -107,18 +109,15 @@ export class BackendServices extends GlobalResources<"backendService"> {
         if (violation) throw invalid(violation.message);
         bs["kind"] ??= "compute#backendService";
         bs["description"] ??= "";
-        bs["protocol"] ??= "HTTP";
         bs["loadBalancingScheme"] ??= "EXTERNAL";
         bs["sessionAffinity"] ??= "NONE";
         bs["affinityCookieTtlSec"] ??= 0;
-        bs["enableCDN"] ??= false;
         bs["connectionDraining"] = {
           drainingTimeoutSec: BACKEND_SERVICE_LIMITS.drainingTimeoutSec.default,
           ...(bs["connectionDraining"] ?? {}),
         };
         if (!serverless) {
           bs["timeoutSec"] ??= BACKEND_SERVICE_LIMITS.timeoutSec.default;
-          bs["port"] ??= 80;
         }
         if (Array.isArray(bs["backends"])) {
           bs["backends"] = (bs["backends"] as JsonObject[]).map((b) => ({

@@ -63,6 +63,14 @@ export interface SimErrorOptions {
    * canonical fields: `[{domain: "global", reason, message}]`.
    */
   readonly legacy?: boolean;
+  /**
+   * Send only `code`, `message` and the legacy `errors[]`: no `status`, no `details`, as
+   * Cloud SQL Admin and Compute Engine answer (recorded 404s in
+   * test/fixtures/recorded/sql/error-404-instance.json and
+   * compute/error-404-backend-service.json). The client then derives the code from the
+   * HTTP status. Implies `legacy`.
+   */
+  readonly legacyOnly?: boolean;
   /** Extra entries for `details` (already in JSON form with `@type`). */
   readonly details?: readonly Record<string, unknown>[];
   /** BadRequest field violations. */
@@ -91,6 +99,15 @@ export class SimError extends Error {
   /** toJSON renders the `{"error": ...}` body. */
   toJSON(): Record<string, unknown> {
     const o = this.options;
+    if (o.legacyOnly) {
+      return {
+        error: {
+          code: this.httpCode,
+          message: this.message,
+          errors: [{ message: this.message, domain: "global", reason: o.reason ?? "invalid" }],
+        },
+      };
+    }
     const details: Record<string, unknown>[] = [];
     if (o.reason) {
       details.push({

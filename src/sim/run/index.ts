@@ -1,10 +1,11 @@
 import { names } from "../../gcp/names.ts";
 import { rejectUnknownFields } from "../core/codec.ts";
+import { fnv1a, projectNumberOf } from "../core/projects.ts";
 import { loadRoot, rpcsOf } from "../core/protos.ts";
 import type { JsonObject, SimContext, SimService } from "../core/types.ts";
 import { RunOperations } from "./operations.ts";
 import { type RevisionRecord, RunRevisions, revisionJson, templateOfRevision } from "./revisions.ts";
-import { fnv1a, RunServices } from "./services.ts";
+import { RunServices } from "./services.ts";
 import { decodeMessage } from "./validation.ts";
 
 /** DEFAULT_CALLER is who API writes are attributed to unless the fixture names someone. */
@@ -51,8 +52,7 @@ export function cloudRun(ctx: SimContext): SimService {
     revisions,
     operations,
     caller: () => caller,
-    // GCP project numbers are 12 digits; derive a stable one from the id.
-    projectNumber: (p) => projectNumbers[p] ?? `10${String(fnv1a(p)).padStart(10, "0")}`,
+    projectNumber: (p) => projectNumberOf(p, projectNumbers),
   });
 
   const revisionFromFixture = (json: JsonObject, i: number): RevisionRecord => {

@@ -5,6 +5,7 @@ import { Encoded, encode } from "../core/codec.ts";
 import { SimError, STATUS_CODE, type Status } from "../core/errors.ts";
 import type { FaultRule } from "../core/faults.ts";
 import { paginate } from "../core/paging.ts";
+import { fnv1a } from "../core/projects.ts";
 import type { Handler, JsonObject, SimContext } from "../core/types.ts";
 import { doneOperationJson, operationJson, type RunOperation, type RunOperations } from "./operations.ts";
 import { type RevisionRecord, type RunRevisions, shortName } from "./revisions.ts";
@@ -71,16 +72,6 @@ export function canonicalJson(v: unknown): string {
       .join(",")}}`;
   }
   return JSON.stringify(v);
-}
-
-/** fnv1a is a 32-bit FNV-1a hash, for deterministic names and numbers. */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }
 
 /**

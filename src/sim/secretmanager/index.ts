@@ -1,6 +1,7 @@
 import { names } from "../../gcp/names.ts";
-import { notFound, SimError } from "../core/errors.ts";
+import { SimError } from "../core/errors.ts";
 import { paginate } from "../core/paging.ts";
+import { projectNumberOf } from "../core/projects.ts";
 import { loadRoot, rpcsOf } from "../core/protos.ts";
 import type { JsonObject, SimContext, SimService } from "../core/types.ts";
 
@@ -31,6 +32,8 @@ interface Secret {
  * Payloads are not modelled: capstan never reads a secret's value.
  */
 export interface SecretManagerSection {
+  /** Project numbers by project id; others are derived from the id (src/sim/core/projects.ts). */
+  readonly projectNumbers?: Readonly<Record<string, string>>;
   readonly secrets?: readonly {
     name: string;
     labels?: Record<string, string>;
@@ -45,26 +48,47 @@ export interface SecretManagerSection {
 export function secretManager(ctx: SimContext): SimService {
   const root = loadRoot("secret-manager");
   let secrets = new Map<string, Secret>();
+  let projectNumbers: Readonly<Record<string, string>> = {};
+  // Secret Manager names secrets and versions by project number, whether they were asked
+  // for by project id or number (test/fixtures/recorded/secretmanager/version-enabled.json
+  // and error-404-secret.json: asked as projects/${projectId}/..., answered as
+  // projects/${projectNumber}/...). Secrets are kept by their id name.
+  const byNumber = (name: string): string => {
+    const m = /^projects\/([^/]+)(\/.*)?$/.exec(name);
+    return m ? `projects/${projectNumberOf(m[1]!, projectNumbers)}${m[2] ?? ""}` : name;
+  };
+  const byId = (name: string): string => {
+    const m = /^projects\/(\d+)(\/.*)?$/.exec(name);
+    if (!m) return name;
+    for (const s of secrets.values()) {
+      const project = s.name.split("/")[1]!;
+      if (projectNumberOf(project, projectNumbers) === m[1]) return `projects/${project}${m[2] ?? ""}`;
+    }
+    return name;
+  };
 
   const secretJson = (s: Secret): JsonObject => ({
-    name: s.name,
+    name: byNumber(s.name),
     createTime: s.createTime,
     labels: s.labels,
     replication: { automatic: {} },
     etag: s.etag,
   });
   const versionJson = (s: Secret, v: Version): JsonObject => ({
-    name: `${s.name}/versions/${v.id}`,
+    name: byNumber(`${s.name}/versions/${v.id}`),
     createTime: v.createTime,
     state: v.state,
+    // The secret's replication, as recorded (replicationStatus.automatic: {}).
+    replicationStatus: { automatic: {} },
     ...(v.destroyTime ? { destroyTime: v.destroyTime } : {}),
     etag: `"${v.id}-${v.state}"`,
   });
   const getSecret = (name: string): Secret => {
-    const s = secrets.get(name);
+    const s = secrets.get(byId(name));
     if (!names.secret.parse(name))
       throw new SimError(`Invalid resource field value in the request.`, { status: "INVALID_ARGUMENT" });
-    if (!s) throw notFound(`Secret [${name}]`);
+    // "Secret [projects/<number>/secrets/<id>] not found." (recorded/secretmanager/error-404-secret.json).
+    if (!s) throw new SimError(`Secret [${byNumber(name)}] not found.`, { status: "NOT_FOUND" });
     return s;
   };
   const getVersion = (name: string): { s: Secret; v: Version } => {
@@ -75,7 +99,7 @@ export function secretManager(ctx: SimContext): SimService {
     // "latest" is an alias to the most recently created SecretVersion
     // (google/cloud/secretmanager/v1/service.proto, GetSecretVersionRequest.name).
     const v = n.version === "latest" ? s.versions.at(-1) : s.versions.find((x) => String(x.id) === n.version);
-    if (!v) throw notFound(`Secret Version [${name}]`);
+    if (!v) throw new SimError(`Secret Version [${byNumber(name)}] not found.`, { status: "NOT_FOUND" });
     return { s, v };
   };
 
@@ -85,7 +109,7 @@ export function secretManager(ctx: SimContext): SimService {
     rpcs: rpcsOf(root, SVC),
     handlers: {
       [`${SVC}.ListSecrets`]: (req) => {
-        const parent = String(req.body["parent"]);
+        const parent = byId(String(req.body["parent"]));
         const all = [...secrets.values()].filter((s) => s.name.startsWith(`${parent}/secrets/`));
         // Secret Manager: page size defaults to 25000 at most (ListSecretsRequest.page_size).
         const page = paginate(all, req.body["pageSize"], req.body["pageToken"], {
@@ -121,6 +145,7 @@ export function secretManager(ctx: SimContext): SimService {
     load(section) {
       const sec = (section ?? {}) as SecretManagerSection;
       secrets = new Map();
+      projectNumbers = { ...(sec.projectNumbers ?? {}) };
       for (const s of sec.secrets ?? []) {
         if (!names.secret.parse(s.name)) throw new TypeError(`secretmanager: bad secret name \`${s.name}\``);
         secrets.set(s.name, {

@@ -130,9 +130,17 @@ function settingsDefaults(region: string): JsonObject {
       backupRetentionSettings: { retentionUnit: "COUNT", retainedBackups: 7 },
       transactionLogRetentionDays: 7,
     },
-    // Hour 0 and day 0 mean "any window" (MaintenanceWindow in cloud_sql_resources.proto).
-    maintenanceWindow: { kind: "sql#maintenanceWindow", hour: 0, day: 0 },
+    // No maintenanceWindow: real instances without one leave it out
+    // (test/fixtures/recorded/sql/instance-postgres-minimal.json); one set carries its kind
+    // (recorded/sql/instance-maintenancewindow.json), see withWindowKind.
   };
+}
+
+/** withWindowKind gives a maintenance window that was set the `kind` Cloud SQL reports with it. */
+function withWindowKind(settings: JsonObject): JsonObject {
+  const mw = settings["maintenanceWindow"];
+  if (!isObject(mw) || mw["kind"]) return settings;
+  return { ...settings, maintenanceWindow: { kind: "sql#maintenanceWindow", ...mw } };
 }
 
 /**
@@ -360,7 +368,7 @@ export class SqlInstances {
     ) {
       throw new SimError("Major version upgrades are not simulated.", { status: "UNIMPLEMENTED" });
     }
-    const next = apply(current);
+    const next = withWindowKind(apply(current));
     const tier = String(next["tier"]);
     if (checkSqlTier(tier)) {
       // The wording Cloud SQL uses for a tier it does not offer, as recorded in
@@ -455,7 +463,9 @@ export class SqlInstances {
     const project = String(input["project"]);
     const name = String(input["name"]);
     const region = String(input["region"] ?? "us-central1");
-    const settings = mergePatch(settingsDefaults(region), (input["settings"] ?? {}) as JsonObject);
+    const settings = withWindowKind(
+      mergePatch(settingsDefaults(region), (input["settings"] ?? {}) as JsonObject),
+    );
     const ipConfig = settings["ipConfiguration"] as JsonObject;
     const n = ++this.#ipSeq;
     const ips: JsonObject[] = [];

@@ -52,12 +52,13 @@ export interface StartOptions {
 }
 
 /**
- * sqlError builds an error in Cloud SQL Admin's format: the canonical fields plus the
- * legacy `errors[]` array (`{message, domain: "global", reason}`) that the API still
- * returns, e.g. `{"code": 412, "message": "Condition does not match.", "errors": [{...,
+ * sqlError builds an error in Cloud SQL Admin's format: `code`, `message` and the legacy
+ * `errors[]` array (`{message, domain: "global", reason}`), with no `status` and no
+ * ErrorInfo, e.g. `{"code": 412, "message": "Condition does not match.", "errors": [{...,
  * "reason": "staleData"}]}` as captured in
- * https://github.com/hashicorp/terraform-provider-google/issues/12324. ErrorInfo's domain is
- * the API's service name (https://google.aip.dev/193#errorinfo).
+ * https://github.com/hashicorp/terraform-provider-google/issues/12324, and the recorded 404
+ * in test/fixtures/recorded/sql/error-404-instance.json. `status` only picks the HTTP code
+ * when `httpCode` is not given.
  */
 export function sqlError(
   message: string,
@@ -67,8 +68,7 @@ export function sqlError(
     status: options.status,
     ...(options.httpCode !== undefined ? { httpCode: options.httpCode } : {}),
     reason: options.reason,
-    domain: "sqladmin.googleapis.com",
-    legacy: true,
+    legacyOnly: true,
   });
 }
 
