@@ -66,7 +66,8 @@ export class NetworkEndpointGroups {
         kind: "compute#networkEndpointGroup",
         id: numericId(rel),
         creationTimestamp: this.#ctx.nowIso(),
-        description: "",
+        // No default description: a NEG created without one has none
+        // (test/fixtures/recorded/compute/network-endpoint-group-cloudrun.json).
         ...api,
         name,
         networkEndpointType: type,
