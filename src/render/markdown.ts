@@ -1,5 +1,6 @@
 import type { Plan } from "../plan/model.ts";
 import { PHASE_TITLES } from "../plan/steps.ts";
+import { renderMermaid } from "./mermaid.ts";
 import { describeDisruption, formatValue, summaryLine } from "./text.ts";
 
 function cell(s: string): string {
@@ -8,7 +9,8 @@ function cell(s: string): string {
 
 /**
  * renderMarkdown prints a plan as a pull request comment: the summary first, then a
- * table of changes per resource, then problems. Unchanged resources are counted, not listed.
+ * table of changes per resource, the rollout's steps as a table and as a Mermaid
+ * flowchart, then problems. Unchanged resources are counted, not listed.
  */
 export function renderMarkdown(plan: Plan): string {
   const out: string[] = ["### capstan plan", "", `**${summaryLine(plan)}**`, ""];
@@ -41,7 +43,7 @@ export function renderMarkdown(plan: Plan): string {
       const inv = s.invariants.map((i) => `${i.ok ? "✅" : "❌"} ${cell(i.explanation)}`).join("<br>");
       out.push(`| ${s.index}${s.disruption ? " ⚠️" : ""} | ${PHASE_TITLES[s.phase]} | ${changes} | ${inv} |`);
     }
-    out.push("");
+    out.push("", renderMermaid(plan));
   }
   if (plan.problems.length) {
     out.push("#### Problems", "");

@@ -63,6 +63,8 @@ describe("capstan plan and apply against the simulator (specs/examples)", () => 
     const md = await capstan(endpoint, "plan", "specs/examples", "--output", "markdown");
     expect(md.stdout).toContain("### capstan plan");
     expect(md.stdout).toContain("| field | live | desired |");
+    // The rollout's steps as a flowchart GitHub draws, below the tables.
+    expect(md.stdout).toMatch(/#### Rollout[\s\S]*```mermaid\nflowchart TD\n[\s\S]*live --> step1/);
   });
 
   it("applies a saved plan, keeps what the specs do not manage, then plans no changes", async () => {
