@@ -212,7 +212,7 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
     }
     const written: string[] = [];
     const skipped: string[] = [];
-    const targets = gateTargets(options, step);
+    const targets = gateTargets(options.result, step);
     try {
       // Inside the try: an interruption or a failed read here must end in a report too.
       const baseline = await readBaseline(options, targets);
@@ -299,7 +299,7 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
   // End-to-end verification: every gate of every policy against its threshold, now that
   // the whole rollout is in. Nothing is rolled back here: each step passed its own gates.
   try {
-    const all = gateTargets(options, undefined);
+    const all = gateTargets(options.result, undefined);
     for (const t of all) await sampleGate(options, t, undefined, emit);
   } catch (err) {
     if (signal?.aborted) return finish("interrupted", "interrupted during end-to-end verification");
@@ -487,7 +487,7 @@ async function awaitReady(
 }
 
 /** GateTarget is one gate on one subject resource. */
-interface GateTarget {
+export interface GateTarget {
   readonly gate: GateSpec;
   readonly subject: GateSubject;
   readonly settle: number;
@@ -496,10 +496,10 @@ interface GateTarget {
 /**
  * gateTargets lists the gates to read: those of every policy whose resources `step`
  * touches, or of every policy when `step` is undefined (end-to-end verification), each
- * on the resources its metric describes.
+ * on the resources its metric describes. Exported for the views that chart the same
+ * gates (the dashboard, the rollout report).
  */
-function gateTargets(options: ExecuteOptions, step: Step | undefined): GateTarget[] {
-  const { result } = options;
+export function gateTargets(result: PlanResult, step: Step | undefined): GateTarget[] {
   const byName = (name: string | undefined) =>
     name === undefined ? undefined : [...result.world.resources.values()].find((x) => x.gcpName === name);
   const touched = step ? new Set(step.changes.map((c) => c.address)) : undefined;

@@ -42,6 +42,13 @@ export type ProgressEvent =
 /** ProgressSink receives progress events. */
 export type ProgressSink = (event: ProgressEvent) => void;
 
+/** teeProgress sends each event to every sink, in order (progress lines and a rollout recorder). */
+export function teeProgress(...sinks: readonly ProgressSink[]): ProgressSink {
+  return (e) => {
+    for (const sink of sinks) sink(e);
+  };
+}
+
 function num(v: number | undefined): string {
   return v === undefined ? "no data" : String(Number(v.toPrecision(4)));
 }

@@ -4,11 +4,12 @@ import type { Command } from "commander";
 import pino from "pino";
 import { type ApplyReport, execute } from "../apply/execute.ts";
 import { monitoringGateReader } from "../apply/gates.ts";
-import { type ProgressSink, textProgress } from "../apply/progress.ts";
+import { type ProgressSink, teeProgress, textProgress } from "../apply/progress.ts";
 import { buildPlan } from "../plan/build.ts";
 import { hasChanges } from "../plan/model.ts";
 import { UserError } from "./errors.ts";
 import { fingerprintPlan, loadOrExplain, renderPlan, type SavedPlan, specsHash } from "./plan.ts";
+import { type RolloutReportSession, startRolloutReport } from "./report.ts";
 import type { Runtime } from "./runtime.ts";
 
 /** ApplyFlags are the flags of `capstan apply`. */
@@ -16,6 +17,7 @@ export interface ApplyFlags {
   readonly plan?: string;
   readonly autoApprove?: boolean;
   readonly logFormat: string;
+  readonly report?: string;
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -68,6 +70,10 @@ export function registerApply(program: Command, runtime: (cmd: Command) => Promi
     )
     .option("--auto-approve", "do not ask for confirmation")
     .option("--log-format <format>", "text (progress lines) or json (structured logs)", "text")
+    .option(
+      "--report <file.html>",
+      "write a self-contained HTML rollout report: steps, waits, gate charts, capacity before and after",
+    )
     .action(async (argPaths: string[], opts: ApplyFlags, cmd: Command) => {
       if (opts.logFormat !== "text" && opts.logFormat !== "json") {
         throw new UserError(`--log-format must be text or json, got \`${opts.logFormat}\``);
@@ -109,8 +115,28 @@ export function registerApply(program: Command, runtime: (cmd: Command) => Promi
           process.stdout.write(renderPlan(result.plan, "text", process.stdout));
         }
         if (result.plan.summary.errors > 0) throw new UserError("the plan has errors; nothing was changed");
+        const gates = monitoringGateReader(rt.gcp, rt.clock);
+        const writeReport = async (session: RolloutReportSession, report: ApplyReport) => {
+          const file = await session.write(report, {
+            file: opts.report!,
+            title: `capstan apply ${paths.join(" ")}`,
+          });
+          process.stdout.write(`Rollout report: ${file}\n`);
+        };
+        const startReport = () =>
+          startRolloutReport({ result, gcp: rt.gcp, clock: rt.clock, gates, signal: abort.signal });
         if (!hasChanges(result.plan)) {
           process.stdout.write("Nothing to apply.\n");
+          if (opts.report) {
+            const nothing: ApplyReport = {
+              outcome: "nothing-to-do",
+              message: "no changes: live state matches the specs",
+              steps: [],
+              rolledBack: [],
+              live: [],
+            };
+            await writeReport(await startReport(), nothing);
+          }
           return;
         }
         if (!opts.autoApprove && !saved) {
@@ -120,23 +146,25 @@ export function registerApply(program: Command, runtime: (cmd: Command) => Promi
             throw new UserError("apply cancelled");
           }
         }
-        const progress =
+        const lines =
           opts.logFormat === "json"
             ? jsonProgress()
             : textProgress(
                 (s) => process.stdout.write(s),
                 () => rt.clock.now(),
               );
+        const session = opts.report ? await startReport() : undefined;
         const report = await execute({
           result,
           gcp: rt.gcp,
           reconcilers: rt.reconcilers,
           clock: rt.clock,
-          gates: monitoringGateReader(rt.gcp, rt.clock),
-          progress,
+          gates,
+          progress: session ? teeProgress(lines, session.recorder.sink) : lines,
           signal: abort.signal,
         });
         process.stdout.write(renderReport(report));
+        if (session) await writeReport(session, report);
         process.exitCode = report.outcome === "converged" || report.outcome === "nothing-to-do" ? 0 : 1;
       } finally {
         process.off("SIGINT", stop);

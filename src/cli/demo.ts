@@ -1,15 +1,16 @@
 import type { Command } from "commander";
-import { type ApplyReport, execute } from "../apply/execute.ts";
-import { type GateSubject, gateKind, gatePasses, monitoringGateReader } from "../apply/gates.ts";
-import { textProgress } from "../apply/progress.ts";
-import { addressOf } from "../capacity/model.ts";
+import { type ApplyReport, execute, gateTargets } from "../apply/execute.ts";
+import { gatePasses, monitoringGateReader } from "../apply/gates.ts";
+import { teeProgress, textProgress } from "../apply/progress.ts";
 import { buildPlan } from "../plan/build.ts";
+import { formatMetricValue, formatTarget, metricLabel } from "../render/criteria.ts";
 import { renderText, useColor } from "../render/index.ts";
 import { createSimulator, loadFixture } from "../sim/index.ts";
 import { loadSpecs } from "../spec/load.ts";
-import type { GateSpec, Resource } from "../spec/types.ts";
+import type { Resource } from "../spec/types.ts";
 import { formatProblem } from "../spec/validate.ts";
 import { UserError } from "./errors.ts";
+import { startRolloutReport } from "./report.ts";
 import { createRuntime } from "./runtime.ts";
 
 /** DemoOptions are the flags of `capstan demo`. */
@@ -18,35 +19,18 @@ export interface DemoOptions {
   readonly specs: string;
   readonly literal: string;
   readonly timeScale: string;
+  readonly report: string;
 }
 
 const MINUTE = 60_000;
-
-/** CRITERIA_LABELS name the success criteria of the remediation plan by gate metric. */
-const CRITERIA_LABELS: Readonly<Record<string, string>> = {
-  "custom.googleapis.com/capstan/db_connection_success_ratio": "database connection success",
-  "custom.googleapis.com/capstan/db_connection_establishment_seconds": "avg connection establishment (s)",
-  "vpcaccess.googleapis.com/connector/cpu/utilizations": "connector peak utilisation",
-  "custom.googleapis.com/capstan/db_pool_utilization": "database pool utilisation",
-};
-
-function fmtValue(metric: string, v: number | undefined): string {
-  if (v === undefined) return "no data";
-  if (metric.endsWith("_seconds")) return `${v.toFixed(1)} s`;
-  return `${(v * 100).toFixed(1)}%`;
-}
-
-function fmtTarget(g: GateSpec): string {
-  const op = g.failWhen === "below" ? "≥" : "≤";
-  return `${op} ${fmtValue(g.metric, g.threshold)}`;
-}
 
 /**
  * registerDemo adds `capstan demo`, what `npm start` runs: the Golden Path on the
  * embedded simulator. It starts the simulator with the degraded staging state, shows
  * that the remediation plan's literal numbers are refused, plans the corrected specs
  * (steps and capacity arithmetic), applies them with live progress, and ends with the
- * success criteria before and after, measured through Cloud Monitoring as gates read them.
+ * success criteria before and after, measured through Cloud Monitoring as gates read them,
+ * and writes the rollout report (`rollout.html`).
  */
 export function registerDemo(program: Command): void {
   program
@@ -66,6 +50,7 @@ export function registerDemo(program: Command): void {
       "test/fixtures/golden-path/literal-plan",
     )
     .option("-t, --time-scale <x>", "simulated seconds per real second", "3000")
+    .option("--report <file.html>", "where to write the rollout report", "rollout.html")
     .action(async (opts: DemoOptions) => {
       const scale = Number(opts.timeScale);
       if (!(scale > 0)) throw new UserError(`--time-scale must be a number > 0, got \`${opts.timeScale}\``);
@@ -111,37 +96,44 @@ export function registerDemo(program: Command): void {
 
         // Let the load model run one burst cycle so the criteria have data.
         await rt.clock.sleep(20 * MINUTE);
-        const before = await measure(rt, specs.resources, policy);
-
         heading(`2. capstan plan ${opts.specs}`);
         const result = await buildPlan({ specs, gcp: rt.gcp, reconcilers: rt.reconcilers, clock: rt.clock });
         process.stdout.write(renderText(result.plan, { color }));
         if (result.plan.summary.errors > 0) throw new UserError("the plan has errors");
+        // The success criteria are the gates of the policy, each on the resource its metric describes.
+        const targets = gateTargets(result, undefined);
+        const gates = monitoringGateReader(rt.gcp, rt.clock);
+        const measure = () => Promise.all(targets.map((t) => gates(t.gate, t.subject)));
+        const before = await measure();
 
         heading(`3. capstan apply ${opts.specs} --auto-approve`);
+        const session = await startRolloutReport({ result, gcp: rt.gcp, clock: rt.clock, gates, before });
         const report: ApplyReport = await execute({
           result,
           gcp: rt.gcp,
           reconcilers: rt.reconcilers,
           clock: rt.clock,
-          gates: monitoringGateReader(rt.gcp, rt.clock),
-          progress: textProgress(
-            (s) => process.stdout.write(s),
-            () => rt.clock.now(),
+          gates,
+          progress: teeProgress(
+            textProgress(
+              (s) => process.stdout.write(s),
+              () => rt.clock.now(),
+            ),
+            session.recorder.sink,
           ),
         });
         out(`\nApply ${report.outcome}: ${report.message}`);
 
         // One more burst cycle on the new settings, then measure again.
         await rt.clock.sleep(20 * MINUTE);
-        const after = await measure(rt, specs.resources, policy);
+        const after = await measure();
 
         heading("4. Success criteria, measured through Cloud Monitoring");
-        const rows = policy.spec.rollout.gates.map((g, i) => ({
-          name: CRITERIA_LABELS[g.metric] ?? g.metric,
-          target: fmtTarget(g),
-          before: fmtValue(g.metric, before[i]),
-          after: fmtValue(g.metric, after[i]),
+        const rows = targets.map(({ gate: g }, i) => ({
+          name: metricLabel(g.metric),
+          target: formatTarget(g),
+          before: formatMetricValue(g.metric, before[i]),
+          after: formatMetricValue(g.metric, after[i]),
           met: gatePasses(g, after[i]) && after[i] !== undefined,
         }));
         const w = [34, 10, 10, 10];
@@ -158,6 +150,12 @@ export function registerDemo(program: Command): void {
           `\n${allMet ? "All success criteria met." : "Not every success criterion is met."} ` +
             `(${((performance.now() - realStart) / 1000).toFixed(1)} s real, ${sim.requests().length} API calls)`,
         );
+        const file = await session.write(report, {
+          file: opts.report,
+          title: `capstan demo: capstan apply ${opts.specs}`,
+          after,
+        });
+        out(`Rollout report (steps, waits, gate charts, capacity before and after): ${file}`);
         out(
           "Adapt specs/staging to your project and run `capstan plan specs/staging` against real GCP (see README).",
         );
@@ -167,33 +165,4 @@ export function registerDemo(program: Command): void {
         await sim.close();
       }
     });
-}
-
-/** measure reads each gate of the policy once, on the resource its metric describes. */
-async function measure(
-  rt: ReturnType<typeof createRuntime>,
-  resources: readonly Resource[],
-  policy: Resource<"CapacityPolicy">,
-): Promise<(number | undefined)[]> {
-  const read = monitoringGateReader(rt.gcp, rt.clock);
-  const member = policy.spec.members[0];
-  return Promise.all(
-    policy.spec.rollout.gates.map(async (g) => {
-      const kind = gateKind(g.metric);
-      const name =
-        kind === "VpcConnector"
-          ? member?.connector?.name
-          : kind === "SqlInstance"
-            ? member?.sqlInstance?.name
-            : member?.service.name;
-      const r = resources.find((x) => x.gcpName === name);
-      if (!r) return undefined;
-      const subject: GateSubject = {
-        address: addressOf(r),
-        project: r.metadata.project,
-        id: r.metadata.name,
-      };
-      return read(g, subject);
-    }),
-  );
 }

@@ -18,7 +18,7 @@ export {
   type StatusSource,
 } from "./http.ts";
 export { FileLease, type FileLeaseOptions, LeaseError, type LeaseRecord } from "./lease.ts";
-export { createLogger, LABELS_KEY, type LoggerOptions, REDACTED, redact } from "./log.ts";
+export { createLogger, LABELS_KEY, type LoggerOptions, looksSecret, REDACTED, redact } from "./log.ts";
 export { ControllerMetrics, type ControllerMetricsOptions, codeName } from "./metrics.ts";
 export { type Admission, WorkQueue, type WorkQueueOptions } from "./queue.ts";
 export {

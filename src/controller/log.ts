@@ -38,6 +38,14 @@ const BINDING_SECRETS = [
   "credentials",
 ];
 
+/**
+ * looksSecret says whether a field or variable name looks like it holds a secret, by the
+ * rule the logs redact with; the dashboard and the rollout report hide such values too.
+ */
+export function looksSecret(name: string): boolean {
+  return SECRET_KEY.test(name);
+}
+
 /** REDACTED replaces a secret value. */
 export const REDACTED = "[REDACTED]";
 
