@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
+import { GateHistoryCache } from "../apply/gate-history.ts";
 import { monitoringGateReader } from "../apply/gates.ts";
 import {
   Controller,
@@ -13,6 +14,7 @@ import {
   StatusServer,
 } from "../controller/index.ts";
 import { releaseMemory } from "../controller/memory.ts";
+import { Dashboard, DashboardFeed } from "../dashboard/index.ts";
 import { gcpAccess } from "../gcp/access.ts";
 import { GcpCaller } from "../gcp/call.ts";
 import { parseDuration } from "../spec/units.ts";
@@ -41,6 +43,7 @@ export interface RunFlags {
   readonly gracePeriod: string;
   readonly maintenanceWindows: string;
   readonly logLevel: string;
+  readonly dashboard: boolean;
 }
 
 function durationMs(flag: string, value: string): number {
@@ -88,7 +91,7 @@ export function registerRun(program: Command): void {
   program
     .command("run")
     .description(
-      "reconcile continuously: apply spec changes, correct drift, serve /healthz /readyz /status /metrics",
+      "reconcile continuously: apply spec changes, correct drift, serve a dashboard and /healthz /readyz /status /metrics",
     )
     .option("--specs <paths...>", "spec files or directories (with --git: inside the repository)")
     .option("--git <url|path>", "follow a git repository instead of local files")
@@ -108,7 +111,11 @@ export function registerRun(program: Command): void {
     .option("--backoff-max <d>", "longest retry delay", "1000s")
     .option("--qps <n>", "overall reconciles per second", "10")
     .option("--burst <n>", "reconciles that may start at once", "100")
-    .option("--port <port>", "port of /healthz, /readyz, /status and /metrics (0 picks one)", "8080")
+    .option(
+      "--port <port>",
+      "port of the dashboard, /healthz, /readyz, /status and /metrics (0 picks one)",
+      "8080",
+    )
     .option("--host <addr>", "address to serve on", "0.0.0.0")
     .option(
       "--grace-period <d>",
@@ -121,6 +128,7 @@ export function registerRun(program: Command): void {
       "wait",
     )
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
+    .option("--no-dashboard", "serve only /healthz, /readyz, /status and /metrics, not the dashboard at /")
     .action(async (flags: RunFlags, cmd: Command) => {
       if (flags.maintenanceWindows !== "wait" && flags.maintenanceWindows !== "ignore") {
         throw new UserError(
@@ -179,6 +187,8 @@ export function registerRun(program: Command): void {
         rt.clients,
         new GcpCaller({ clock, limiter: rt.limiter, observer: metrics.observer }),
       );
+      // The dashboard's memory of what the controller does, bounded (src/dashboard).
+      const feed = flags.dashboard ? new DashboardFeed({ clock }) : undefined;
       const controller = new Controller({
         source,
         gcp,
@@ -199,8 +209,17 @@ export function registerRun(program: Command): void {
         // A release pauses the process for a full collection (~0.1-0.3 s); on a rehearsal's
         // scaled clock that pause would be multiplied on the simulated timeline.
         afterPass: rt.timeScale === 1 ? releaseMemory : undefined,
+        observer: feed?.observer,
       });
-      const server = new StatusServer({ source: controller, port, host: flags.host });
+      const dashboard = feed
+        ? new Dashboard({
+            feed,
+            status: () => controller.status(),
+            history: new GateHistoryCache({ gcp, clock }),
+            clock,
+          })
+        : undefined;
+      const server = new StatusServer({ source: controller, port, host: flags.host, routes: dashboard });
       const bound = await server.listen().catch((err: Error) => {
         throw new UserError(`could not serve on ${flags.host}:${port}: ${err.message}`);
       });

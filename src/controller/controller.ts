@@ -14,6 +14,7 @@ import type { ResourceKind } from "../plan/model.ts";
 import type { Reconciler, ResourceRef } from "../reconcilers/types.ts";
 import type { AnyResource } from "../spec/types.ts";
 import { formatProblem } from "../spec/validate.ts";
+import type { ControllerEvent, ControllerObserver } from "./events.ts";
 import type { FileLease } from "./lease.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
@@ -104,6 +105,12 @@ export interface ControllerOptions {
    * passes {@link releaseMemory} so the process gives back what a pass used.
    */
   readonly afterPass?: (() => void) | undefined;
+  /**
+   * Receives what the controller does as typed events (the dashboard's feed; see
+   * src/controller/events.ts). Called synchronously; errors it throws are logged and dropped.
+   * @default none
+   */
+  readonly observer?: ControllerObserver | undefined;
 }
 
 /** ControllerError is a misuse of the controller (started twice). */
@@ -227,6 +234,7 @@ export class Controller {
   readonly #stopAbort = new AbortController();
   #unwatch: (() => void) | undefined;
   #reconcileSeq = 0;
+  #executionSeq = 0;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -374,6 +382,17 @@ export class Controller {
     return new Date(ms).toISOString();
   }
 
+  /** Hands an event to the observer; an observer's failure never disturbs a pass. */
+  #emit(event: ControllerEvent): void {
+    const observer = this.#o.observer;
+    if (!observer) return;
+    try {
+      observer(event);
+    } catch (err) {
+      this.#log.warn({ err, event: event.type }, "observer failed");
+    }
+  }
+
   /** Sleeps on the clock; returns early (without throwing) when `wake` or stop fires. */
   async #sleep(ms: number, wake?: AbortSignal): Promise<void> {
     const signal = wake ? AbortSignal.any([wake, this.#stopAbort.signal]) : this.#stopAbort.signal;
@@ -392,6 +411,7 @@ export class Controller {
     if (held === this.#leader) return;
     this.#leader = held;
     this.metrics.leader.set(held ? 1 : 0);
+    this.#emit({ type: "lease", leader: held, holder: held ? this.#o.lease.identity : this.#leaseHolder });
     if (held) {
       this.#log.info({ identity: this.#o.lease.identity, lease: this.#o.lease.path }, "became leader");
       await this.#loadState();
@@ -493,7 +513,18 @@ export class Controller {
   }
 
   #set(e: Entry, next: ConditionsInput, at?: number): void {
+    const before = e.conditions.find((c) => c.type === "Ready");
     e.conditions = setConditions(e.conditions, next, this.#iso());
+    if (before?.reason !== next.reason || (before.status === "True") !== next.ready) {
+      this.#emit({
+        type: "condition",
+        address: e.address,
+        ready: next.ready,
+        reason: next.reason,
+        previous: before?.reason,
+        message: next.message,
+      });
+    }
     e.nextAttemptAt = at;
     this.metrics.resourceReady.set({ kind: e.kind, project: e.project, name: e.name }, next.ready ? 1 : 0);
   }
@@ -519,6 +550,7 @@ export class Controller {
     this.#passAbort = abort;
     const leader = this.#leader;
     const log = this.#log.child({ pass: id });
+    this.#emit({ type: "pass-started", pass: id, leader });
     const end = (outcome: PassSummary["outcome"], message: string): PassSummary => {
       const finished = this.#clock.now();
       const summary: PassSummary = {
@@ -542,6 +574,7 @@ export class Controller {
         { outcome, calls: summary.calls, elapsedMs: finished - started, role: leader ? "leader" : "standby" },
         message,
       );
+      this.#emit({ type: "pass-finished", summary });
       return summary;
     };
 
@@ -580,6 +613,7 @@ export class Controller {
       return end("failed", `could not observe live state: ${messageOf(err)}`);
     }
 
+    this.#emit({ type: "planned", pass: id, result });
     const entries = this.#refreshEntries(result.planned);
     const refusedBy = new Map<string, string[]>();
     for (const p of result.plan.problems) {
@@ -789,6 +823,12 @@ export class Controller {
       this.#log
         .child({ kind: e.kind, name: e.name })
         .warn({ fields: p.changes.map((c) => c.field), onDrift: e.onDrift }, "drift found");
+      this.#emit({
+        type: "drift-found",
+        address: e.address,
+        fields: p.changes.map((c) => c.field),
+        action: e.onDrift === "report" ? "reported" : "corrected",
+      });
     }
     if (drift && e.onDrift === "report") {
       return {
@@ -957,7 +997,9 @@ export class Controller {
       const addressByRef = new Map(result.planned.map((p) => [refKey(p.ref), p.address]));
       let step: { addresses: string[] } | undefined;
       let gateFailed = false;
+      const execution = ++this.#executionSeq;
       const progress = (ev: ProgressEvent) => {
+        this.#emit({ type: "progress", pass: passId, execution, event: ev });
         switch (ev.type) {
           case "step-start":
             step = { addresses: [...new Set(ev.step.changes.map((c) => c.address))] };
@@ -1013,6 +1055,7 @@ export class Controller {
         }
       };
       let report: ApplyReport;
+      this.#emit({ type: "execution-started", pass: passId, execution, result: restricted });
       try {
         report = await execute({
           result: restricted,
@@ -1035,6 +1078,7 @@ export class Controller {
           report = { outcome: "interrupted", message: messageOf(err), steps: [], rolledBack: [], live: [] };
         else report = { outcome: "failed", message: messageOf(err), steps: [], rolledBack: [], live: [] };
       }
+      this.#emit({ type: "execution-finished", pass: passId, execution, report });
 
       if (report.outcome === "converged" || report.outcome === "nothing-to-do") {
         for (const a of include) {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { ControllerStatus } from "./status.ts";
@@ -15,7 +15,22 @@ export interface StatusSource {
 export interface HttpAnswer {
   readonly status: number;
   readonly contentType: string;
+  /** Further response headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
   readonly body: string;
+}
+
+/**
+ * ExtraRoutes are routes served beside the built-in ones on the same port (the dashboard,
+ * src/dashboard). They are asked first.
+ */
+export interface ExtraRoutes {
+  /** answer returns the answer for a path it serves, or undefined to leave it to the built-in routes. */
+  answer(method: string, url: string): Promise<HttpAnswer | undefined>;
+  /** stream takes over a long-lived response (Server-Sent Events) and returns true, or returns false. */
+  stream?(req: IncomingMessage, res: ServerResponse): boolean;
+  /** close ends long-lived responses, before the server closes. */
+  close?(): void;
 }
 
 const TEXT = "text/plain; charset=utf-8";
@@ -49,7 +64,7 @@ export async function answer(source: StatusSource, method: string, url: string):
       return {
         status: 404,
         contentType: TEXT,
-        body: "not found: try /healthz, /readyz, /status or /metrics\n",
+        body: "not found: try /, /healthz, /readyz, /status or /metrics\n",
       };
   }
 }
@@ -67,6 +82,8 @@ export interface StatusServerOptions {
    * @default "0.0.0.0"
    */
   readonly host?: string;
+  /** Routes served beside the built-in ones, asked first. @default none */
+  readonly routes?: ExtraRoutes | undefined;
 }
 
 /** StatusServer serves {@link answer} over HTTP. */
@@ -74,12 +91,14 @@ export class StatusServer {
   readonly #source: StatusSource;
   readonly #port: number;
   readonly #host: string;
+  readonly #routes: ExtraRoutes | undefined;
   #server: Server | undefined;
 
   constructor(options: StatusServerOptions) {
     this.#source = options.source;
     this.#port = options.port ?? 8080;
     this.#host = options.host ?? "0.0.0.0";
+    this.#routes = options.routes;
     if (!Number.isInteger(this.#port) || this.#port < 0 || this.#port > 65535) {
       throw new TypeError(`Expected \`port\` to be an integer from 0 to 65535, got \`${options.port}\``);
     }
@@ -88,19 +107,25 @@ export class StatusServer {
   /** listen starts serving and returns the port it listens on. */
   async listen(): Promise<number> {
     const server = createServer((req, res) => {
-      answer(this.#source, req.method ?? "GET", req.url ?? "/").then(
-        (a) => {
-          res.writeHead(a.status, {
-            "content-type": a.contentType,
-            "content-length": Buffer.byteLength(a.body),
-          });
-          res.end(req.method === "HEAD" ? undefined : a.body);
-        },
-        (err: unknown) => {
-          res.writeHead(500, { "content-type": TEXT });
-          res.end(`${err instanceof Error ? err.message : String(err)}\n`);
-        },
-      );
+      if (this.#routes?.stream?.(req, res)) return;
+      const method = req.method ?? "GET";
+      const url = req.url ?? "/";
+      Promise.resolve(this.#routes?.answer(method, url))
+        .then((a) => a ?? answer(this.#source, method, url))
+        .then(
+          (a) => {
+            res.writeHead(a.status, {
+              ...a.headers,
+              "content-type": a.contentType,
+              "content-length": Buffer.byteLength(a.body),
+            });
+            res.end(req.method === "HEAD" ? undefined : a.body);
+          },
+          (err: unknown) => {
+            res.writeHead(500, { "content-type": TEXT });
+            res.end(`${err instanceof Error ? err.message : String(err)}\n`);
+          },
+        );
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -115,6 +140,7 @@ export class StatusServer {
     const server = this.#server;
     this.#server = undefined;
     if (!server) return;
+    this.#routes?.close?.();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }

@@ -10,8 +10,10 @@ export {
   type ControllerOptions,
   specHash,
 } from "./controller.ts";
+export type { ControllerEvent, ControllerObserver } from "./events.ts";
 export {
   answer,
+  type ExtraRoutes,
   type HttpAnswer,
   StatusServer,
   type StatusServerOptions,
