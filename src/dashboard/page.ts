@@ -103,7 +103,7 @@ function rolloutSection(doc: DashboardDoc, feed: DashboardFeed, now: number): st
   const records = new Map(feed.rollouts.map((e) => [e.execution, e.recorder.record]));
   const parts = shown.map((v) => {
     const record = records.get(v.execution)!;
-    return `<article class="rollout" data-execution="${v.execution}" data-state="${esc(v.state)}" aria-labelledby="rollout-${v.execution}">
+    return `<article class="rollout" data-execution="${v.execution}" data-state="${esc(v.state)}" data-steps="${v.total}" aria-labelledby="rollout-${v.execution}">
 <h3 id="rollout-${v.execution}">Rollout ${v.execution} (pass ${v.pass}), started ${at(v.startedAt)} UTC</h3>
 ${waitingNow(v)}
 ${stepsList(record, { now, detail: false, heading: "h4" })}</article>`;
@@ -113,7 +113,10 @@ ${stepsList(record, { now, detail: false, heading: "h4" })}</article>`;
     parts.push(
       `<h3>Earlier rollouts</h3><ul>${earlier
         .map(
-          (r) => `<li>${esc(`rollout ${r.execution} (pass ${r.pass}) ${r.state}, ${r.message ?? ""}`)}</li>`,
+          (r) =>
+            `<li data-execution="${r.execution}" data-state="${esc(r.state)}" data-steps="${r.total}">${esc(
+              `rollout ${r.execution} (pass ${r.pass}), ${r.total} step(s), ${r.state}: ${r.message ?? ""}`,
+            )} <span class="muted">(ended ${at(r.endedAt)} UTC)</span></li>`,
         )
         .join("")}</ul>`,
     );

@@ -180,8 +180,9 @@ function resourceView(r: ResourceStatus, feed: DashboardFeed): ResourceView {
     specHash: r.specHash,
     appliedCommit: r.lastApplied?.commit ?? null,
     appliedAt: r.lastApplied?.at ?? null,
-    pendingChanges: d?.changes ?? [],
-    disruptions: d?.disruptions ?? [],
+    // The plan is from the start of the pass; the status knows what is still pending since.
+    pendingChanges: (d?.changes ?? []).filter((c) => r.pendingChanges.includes(c.field)),
+    disruptions: r.pendingChanges.length ? (d?.disruptions ?? []) : [],
     driftCount: r.driftCount,
     lastError: r.lastError ?? null,
     backoffUntil: r.nextAttemptAt ?? null,
