@@ -10,7 +10,10 @@ export function registerSim(program: Command): void {
     .option("-p, --port <port>", "port to listen on (0 picks a free one)", "8089")
     .option("-f, --fixture <file>", "YAML fixture with the initial state", "fixtures/example.yaml")
     .option("-t, --time-scale <x>", "how many simulated seconds pass per real second")
-    .action(async (opts: { port: string; fixture: string; timeScale?: string }) => {
+    .action(async (_opts: { port: string; fixture: string }, cmd: Command) => {
+      // `--time-scale` is also a global option, which commander gives the program, not this
+      // command: read both (`capstan sim --time-scale 300` used to run at scale 1).
+      const opts = cmd.optsWithGlobals<{ port: string; fixture: string; timeScale?: string }>();
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new UserError(`--port must be an integer from 0 to 65535, got \`${opts.port}\``);
