@@ -26,7 +26,12 @@ describe("gate history for the charts", () => {
     h = await startSim((await loadFixture(join(ROOT, "fixtures/staging-degraded.yaml"))) as Fixture);
     const clock = h.sim.clock;
     gcp = gcpAccess(h.gcp, new GcpCaller({ clock, limiter: new RateLimiter({ clock }) }));
-    const result = await buildPlan({ specs: await loadSpecs([join(ROOT, "specs/staging")]), gcp, reconcilers: RECONCILERS, clock });
+    const result = await buildPlan({
+      specs: await loadSpecs([join(ROOT, "specs/staging")]),
+      gcp,
+      reconcilers: RECONCILERS,
+      clock,
+    });
     targets = gateTargets(result, undefined);
     expect(targets).toHaveLength(4);
   });
@@ -73,7 +78,11 @@ describe("gate history for the charts", () => {
     const clock = new ManualClock(h.sim.clock.now());
     const cache = new GateHistoryCache({ gcp, clock, ttlMs: 1000 });
     const good = await cache.get(targets);
-    h.sim.faults.add({ match: { api: "monitoring.googleapis.com" }, times: 50, error: { status: "PERMISSION_DENIED" } });
+    h.sim.faults.add({
+      match: { api: "monitoring.googleapis.com" },
+      times: 50,
+      error: { status: "PERMISSION_DENIED" },
+    });
     clock.advance(5_000);
     const bad = await cache.get(targets);
     h.sim.faults.clear();
