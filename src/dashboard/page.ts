@@ -14,6 +14,7 @@ const DASHBOARD_CSS = `
 .now { border: 1px solid var(--run); background: var(--run-bg); border-radius: 6px; padding: 8px 12px; }
 .now ul { margin: 4px 0 0; padding-left: 20px; }
 table.resources td { font-size: 13px; }
+.scroll { overflow-x: auto; }
 table.resources ul { margin: 0; padding-left: 16px; }
 .gate-chart .uplot-target:empty { display: none; }
 .gate-chart.live svg.chart { display: none; }
@@ -77,8 +78,8 @@ function groupSection(g: GroupView, i: number): string {
   const invariants = g.policy ? invariantsTable(g.invariants, "capacity of the live state") : "";
   const rows = g.resources.map(resourceRow).join("");
   return `<section class="group" aria-labelledby="group-${i}"><h3 id="group-${i}">${esc(title)}</h3>${invariants}
-<table class="resources"><caption class="muted">managed resources</caption><thead><tr><th scope="col">resource</th><th scope="col">conditions</th><th scope="col">message</th><th scope="col">applied commit</th><th scope="col">pending changes (old → new)</th><th scope="col" class="num">drift</th><th scope="col">last error</th><th scope="col">backoff until</th></tr></thead>
-<tbody>${rows || `<tr><td colspan="8" class="muted">none yet</td></tr>`}</tbody></table></section>`;
+<div class="scroll" tabindex="0" role="region" aria-label="${esc(`${title}: managed resources`)}"><table class="resources"><caption class="muted">managed resources</caption><thead><tr><th scope="col">resource</th><th scope="col">conditions</th><th scope="col">message</th><th scope="col">applied commit</th><th scope="col">pending changes (old → new)</th><th scope="col" class="num">drift</th><th scope="col">last error</th><th scope="col">backoff until</th></tr></thead>
+<tbody>${rows || `<tr><td colspan="8" class="muted">none yet</td></tr>`}</tbody></table></div></section>`;
 }
 
 function waitingNow(v: RolloutView): string {

@@ -197,11 +197,19 @@ function groupsOf(status: ControllerStatus, feed: DashboardFeed): GroupView[] {
   const views = new Map(status.resources.map((r) => [r.address, resourceView(r, feed)]));
   const plan = feed.plan;
   const grouped = new Set<string>();
+  // A rollout of this pass or later observed the state after each of its steps: that is
+  // the live state now, fresher than the plan's from the start of the pass.
+  const observed = feed.rollouts
+    .filter((e) => e.pass >= (plan?.pass ?? 0))
+    .map((e) => e.recorder.record.steps.findLast((s) => s.invariants)?.invariants ?? []);
+  const liveOf = (policy: string) =>
+    observed.map((list) => list.filter((i) => i.policy === policy)).find((list) => list.length > 0) ??
+    plan!.invariants.filter((i) => i.policy === policy);
   const groups: GroupView[] = (plan?.policies ?? []).map((p) => {
     for (const m of p.members) grouped.add(m);
     return {
       policy: p.address,
-      invariants: plan!.invariants.filter((i) => i.policy === p.address),
+      invariants: liveOf(p.address),
       resources: p.members.flatMap((m) => (views.has(m) ? [views.get(m)!] : [])),
     };
   });

@@ -74,9 +74,10 @@ function planSection(plan: Plan): string {
 /**
  * renderRolloutReport writes the rollout report: one self-contained HTML file (no
  * scripts, no external resources; charts are inline SVG) to attach to a change ticket or
- * an incident review. It shows the outcome, the success criteria before and after, each
- * step with its start, end and what it waited on, the gate metrics as charts with their
- * thresholds and step boundaries, the capacity arithmetic before and after, and the plan.
+ * an incident review. It shows the outcome, the success criteria before and after, the
+ * gate metrics as charts with their thresholds and step boundaries, the capacity
+ * arithmetic before and after, each step with its start, end and what it waited on, and
+ * the plan.
  * Secret values never appear: see pageValue.
  */
 export function renderRolloutReport(input: RolloutReportInput): string {
@@ -106,10 +107,6 @@ export function renderRolloutReport(input: RolloutReportInput): string {
 <section id="criteria" aria-labelledby="criteria-h"><h2 id="criteria-h">Success criteria, before and after</h2>
 ${criteriaTable(input.criteria)}
 </section>
-<section id="steps" aria-labelledby="steps-h"><h2 id="steps-h">Steps</h2>
-${record.before.length ? `<p>Before step 1, resources still settling from an earlier operation:</p>${waitsTable(record.before, end)}` : ""}
-${stepsList(record, { now: end, detail: true })}
-</section>
 <section id="gates" aria-labelledby="gates-h"><h2 id="gates-h">Gate metrics</h2>
 <p class="muted">As the gates read them from Cloud Monitoring (worst value per minute), with each gate's threshold, the start of each step and the gates' own samples (green passed, red failed).</p>
 ${input.historyError ? `<p>${badge("incomplete", "warn")} ${esc(input.historyError)}</p>` : ""}
@@ -118,6 +115,10 @@ ${gateCharts(input.history, { idPrefix: "chart-", startMs, endMs, records: [reco
 <section id="capacity" aria-labelledby="capacity-h"><h2 id="capacity-h">Capacity, before and after</h2>
 ${capacityBeforeAfter(record.start, observedAfter ?? plannedAfter)}
 ${observedAfter ? "" : `<p class="muted">"After" is the planned end state: no step reached its observed check.</p>`}
+</section>
+<section id="steps" aria-labelledby="steps-h"><h2 id="steps-h">Steps</h2>
+${record.before.length ? `<p>Before step 1, resources still settling from an earlier operation:</p>${waitsTable(record.before, end)}` : ""}
+${stepsList(record, { now: end, detail: true })}
 </section>
 <section id="plan" aria-labelledby="plan-h"><h2 id="plan-h">The plan</h2>
 ${planSection(plan)}
