@@ -217,6 +217,7 @@ export function registerRun(program: Command): void {
             status: () => controller.status(),
             history: new GateHistoryCache({ gcp, clock }),
             clock,
+            budgets: () => rt.limiter.stats(),
           })
         : undefined;
       const server = new StatusServer({ source: controller, port, host: flags.host, routes: dashboard });

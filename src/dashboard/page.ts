@@ -97,6 +97,22 @@ function waitingNow(v: RolloutView): string {
   return `<div class="now" data-rollout-step="${v.step}" data-rollout-total="${v.total}"><strong>Step ${v.step} of ${v.total}</strong> ${badge("running", "run")}: waits for${waits}</div>`;
 }
 
+function quotaSection(doc: DashboardDoc): string {
+  const { resources, budgets } = doc.quota;
+  if (resources.length === 0 && budgets.length === 0) return "";
+  const items = [
+    ...resources.map(
+      (r) =>
+        `<li data-wait="quota"><code>${esc(r.address)}</code> waits for quota, for ${esc(duration(r.elapsedMs))}: ${esc(r.message)}</li>`,
+    ),
+    ...budgets.map(
+      (b) =>
+        `<li data-wait="quota">API budget <code>${esc(b.key)}</code>: ${b.current} of ${b.limit} calls a minute after ${b.throttled} answer(s) of 429; calls have waited ${esc(duration(b.waitedMs))} in all</li>`,
+    ),
+  ];
+  return `<div class="now"><strong>Quota</strong> ${badge("waiting", "warn")}<ul>${items.join("")}</ul></div>`;
+}
+
 function rolloutSection(doc: DashboardDoc, feed: DashboardFeed, now: number): string {
   const running = doc.rollouts.filter((r) => r.state === "running");
   const shown = running.length ? running : doc.rollouts.slice(0, 1);
@@ -228,7 +244,7 @@ export function renderDashboard(
 </header>
 <main>
 <section id="rollout" data-panel="rollout" aria-labelledby="rollout-h"><h2 id="rollout-h">Rollout</h2>
-${rolloutSection(doc, feed, now)}
+${quotaSection(doc)}${rolloutSection(doc, feed, now)}
 </section>
 <section id="resources" data-panel="resources" aria-labelledby="resources-h"><h2 id="resources-h">Resources by capacity policy</h2>
 ${doc.groups.map(groupSection).join("")}

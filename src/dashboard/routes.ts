@@ -5,6 +5,7 @@ import type { GateHistory, GateHistoryCache } from "../apply/gate-history.ts";
 import type { Clock } from "../clock/index.ts";
 import type { ExtraRoutes, HttpAnswer } from "../controller/http.ts";
 import type { ControllerStatus } from "../controller/status.ts";
+import type { BudgetStats } from "../gcp/ratelimit.ts";
 import type { DashboardEvent, DashboardFeed } from "./feed.ts";
 import { renderDashboard } from "./page.ts";
 import { buildDashboard } from "./view.ts";
@@ -30,6 +31,8 @@ export interface DashboardOptions {
   /** Where the gate charts' history comes from (cached, within the read budget). */
   readonly history: GateHistoryCache;
   readonly clock: Clock;
+  /** The rate limiter's budgets (RateLimiter.stats), to show what waits for API quota. @default none */
+  readonly budgets?: (() => readonly BudgetStats[]) | undefined;
   /**
    * Most SSE streams open at once; more are refused with 503 so a runaway client cannot
    * hold the process's memory.
@@ -132,7 +135,7 @@ export class Dashboard implements ExtraRoutes {
       case "/":
       case "/index.html": {
         const history = await this.#history();
-        const doc = buildDashboard(this.#o.status(), this.#o.feed, history, now);
+        const doc = buildDashboard(this.#o.status(), this.#o.feed, history, now, this.#o.budgets?.());
         return {
           status: 200,
           contentType: "text/html; charset=utf-8",
@@ -141,7 +144,13 @@ export class Dashboard implements ExtraRoutes {
         };
       }
       case "/api/dashboard": {
-        const doc = buildDashboard(this.#o.status(), this.#o.feed, await this.#history(), now);
+        const doc = buildDashboard(
+          this.#o.status(),
+          this.#o.feed,
+          await this.#history(),
+          now,
+          this.#o.budgets?.(),
+        );
         return {
           status: 200,
           contentType: JSON_TYPE,

@@ -2,6 +2,7 @@ import type { GateHistory } from "../apply/gate-history.ts";
 import type { RolloutRecord, StepState, WaitRecord } from "../apply/record.ts";
 import type { InvariantResult } from "../capacity/invariants.ts";
 import type { Condition, ControllerStatus, PassSummary, ResourceStatus } from "../controller/status.ts";
+import type { BudgetStats } from "../gcp/ratelimit.ts";
 import { PHASE_TITLES } from "../plan/steps.ts";
 import { metricLabel } from "../render/criteria.ts";
 import { describeDisruption } from "../render/text.ts";
@@ -101,6 +102,19 @@ export interface SeriesView {
   readonly boundaries: readonly { readonly at: number; readonly label: string }[];
 }
 
+/** QuotaView is what waits for API quota: resources the controller holds back, and budgets under pressure. */
+export interface QuotaView {
+  /** Resources whose Ready reason is QuotaWait, since when. */
+  readonly resources: readonly {
+    readonly address: string;
+    readonly since: string;
+    readonly elapsedMs: number;
+    readonly message: string;
+  }[];
+  /** Per-minute API budgets slowed down by 429 answers (see src/gcp/ratelimit.ts). */
+  readonly budgets: readonly Pick<BudgetStats, "key" | "limit" | "current" | "throttled" | "waitedMs">[];
+}
+
 /** DashboardDoc is the `/api/dashboard` document: everything the page shows, as data. */
 export interface DashboardDoc {
   readonly kind: typeof DASHBOARD_KIND;
@@ -113,6 +127,7 @@ export interface DashboardDoc {
   readonly groups: readonly GroupView[];
   /** Newest first. */
   readonly rollouts: readonly RolloutView[];
+  readonly quota: QuotaView;
   readonly gates: {
     readonly readAt: string | null;
     readonly error: string | null;
@@ -248,8 +263,27 @@ export function buildDashboard(
   feed: DashboardFeed,
   history: GateHistory | undefined,
   now: number,
+  budgets: readonly BudgetStats[] = [],
 ): DashboardDoc {
   const rollouts = feed.rollouts;
+  const quota: QuotaView = {
+    resources: status.resources.flatMap((r) => {
+      const ready = r.conditions.find((c) => c.type === "Ready");
+      if (ready?.reason !== "QuotaWait") return [];
+      const since = Date.parse(ready.lastTransitionTime);
+      return [
+        {
+          address: r.address,
+          since: ready.lastTransitionTime,
+          elapsedMs: Math.max(0, now - since),
+          message: ready.message,
+        },
+      ];
+    }),
+    budgets: budgets
+      .filter((b) => b.throttled > 0 || b.current < b.limit)
+      .map(({ key, limit, current, throttled, waitedMs }) => ({ key, limit, current, throttled, waitedMs })),
+  };
   return {
     kind: DASHBOARD_KIND,
     now: status.now,
@@ -260,6 +294,7 @@ export function buildDashboard(
     passes: status.passes,
     groups: groupsOf(status, feed),
     rollouts: rollouts.map((e) => rolloutView(e, now)),
+    quota,
     gates: {
       readAt: history ? iso(history.readAt) : null,
       error: history?.error ?? null,

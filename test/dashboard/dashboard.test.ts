@@ -95,12 +95,14 @@ describe("the dashboard of capstan run (in-process, on the simulator)", () => {
         runningPages.push(renderDashboard(doc, feed, undefined, clock.now()));
       }
     });
-    const gcp = gcpAccess(h.gcp, new GcpCaller({ clock, limiter: new RateLimiter({ clock }) }));
+    const limiter = new RateLimiter({ clock });
+    const gcp = gcpAccess(h.gcp, new GcpCaller({ clock, limiter }));
     const dashboard = new Dashboard({
       feed,
       status: () => c.controller.status(),
       history: new GateHistoryCache({ gcp, clock }),
       clock,
+      budgets: () => limiter.stats(),
     });
     server = new StatusServer({ source: c.controller, port: 0, host: "127.0.0.1", routes: dashboard });
     base = `http://127.0.0.1:${await server.listen()}`;
