@@ -8,7 +8,7 @@
 // process of its own, for the ratio. The simulator runs in a child process so its memory
 // is not counted.
 // Run: node bench/dashboard.ts [passes]
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,43 +27,16 @@ import { GcpCaller } from "../src/gcp/call.ts";
 import { createClients } from "../src/gcp/clients.ts";
 import { RateLimiter } from "../src/gcp/ratelimit.ts";
 import { RECONCILERS } from "../src/reconcilers/index.ts";
+import { startSimProcess } from "./helpers/sim-process.ts";
 
 const MODE = process.argv[2] === "--mode" ? process.argv[3] : undefined;
 const PASSES = Number((MODE ? process.argv[4] : process.argv[2]) ?? 1000);
-const ROOT = join(import.meta.dirname, "..");
 const P = "acme-bench";
 const CHECKS = 50;
 const SCALE = 1000;
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-
-async function startSimProcess(fixtureFile: string): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, "src/cli/capstan.ts"),
-      "sim",
-      "--port",
-      "0",
-      "-f",
-      fixtureFile,
-      "--time-scale",
-      String(SCALE),
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (c: Buffer) => {
-      out += c.toString("utf8");
-      const m = /serving simulated GCP at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on("exit", (code) => reject(new Error(`capstan sim exited with ${code}`)));
-  });
-  return { endpoint, child };
-}
 
 /** Measures one mode in this process and prints one JSON line. */
 async function measure(withDashboard: boolean): Promise<void> {
@@ -94,7 +67,10 @@ async function measure(withDashboard: boolean): Promise<void> {
     },
   };
   await writeFile(join(dir, "fixture.json"), JSON.stringify(fixture));
-  const { endpoint, child } = await startSimProcess(join(dir, "fixture.json"));
+  const { endpoint, child } = await startSimProcess(join(dir, "fixture.json"), [
+    "--time-scale",
+    String(SCALE),
+  ]);
   const epoch = await simulatorNow(endpoint);
   const clock = new ScaledClock({ scale: SCALE, ...(epoch === undefined ? {} : { epoch }) });
   const clients = createClients({ endpoint });

@@ -22,7 +22,7 @@
 //   resource is reconciled after a jittered default interval; 600 s, see
 //   GoogleCloudPlatform/k8s-config-connector#315).
 // Run: node bench/run-steady.ts [passes]
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -42,6 +42,7 @@ import { RateLimiter } from "../src/gcp/ratelimit.ts";
 import { buildPlan } from "../src/plan/build.ts";
 import { RECONCILERS } from "../src/reconcilers/index.ts";
 import { loadSpecs } from "../src/spec/load.ts";
+import { startSimProcess } from "./helpers/sim-process.ts";
 
 // `--fleet NAME PASSES` measures one fleet in this process and prints JSON; without it the
 // script runs each fleet in a process of its own (so RSS figures do not mix) and reports.
@@ -199,27 +200,6 @@ function fleet(perScope: { run: number; sql: number; vpc: number; bs: number }) 
   };
   const count = run.length + sql.length + connectors.length + backendServices.length;
   return { fixture, files, count };
-}
-
-/** Serves the fixture from `capstan sim` in a child process; resolves to its endpoint. */
-async function startSimProcess(fixtureFile: string): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, "src/cli/capstan.ts"), "sim", "--port", "0", "-f", fixtureFile],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (c: Buffer) => {
-      out += c.toString("utf8");
-      const m = /serving simulated GCP at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on("exit", (code) => reject(new Error(`capstan sim exited with ${code}`)));
-  });
-  return { endpoint, child };
 }
 
 /** Where a method is called from, as `file:line`, to name any per-resource read. */

@@ -3,13 +3,12 @@
 // in Debian's chromium: the dashboard of a `capstan run` midway through converging
 // fixtures/staging-degraded.yaml on the simulator, and the rollout report of a
 // `capstan apply --report` of the same. Run: npm run screenshots
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Fixture, loadFixture } from "../src/sim/index.ts";
-import { CHROMIUM, launchBrowser, spawnRun } from "../test/helpers/browser.ts";
+import { CHROMIUM, launchBrowser, runCapstan, spawnRun } from "../test/helpers/browser.ts";
 import { startSim } from "../test/helpers/sim.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -48,25 +47,18 @@ try {
   const sim = await startSim(await fixture(), { timeScale: 1000 });
   try {
     const file = join(dir, "rollout.html");
-    await new Promise<void>((resolve, reject) => {
-      const p = spawn(
-        process.execPath,
-        [
-          "src/cli/capstan.ts",
-          "--endpoint",
-          sim.endpoint,
-          "--time-scale",
-          "1000",
-          "apply",
-          "specs/staging",
-          "--auto-approve",
-          "--report",
-          file,
-        ],
-        { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] },
-      );
-      p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`capstan apply exited ${code}`))));
-    });
+    const r = await runCapstan([
+      "--endpoint",
+      sim.endpoint,
+      "--time-scale",
+      "1000",
+      "apply",
+      "specs/staging",
+      "--auto-approve",
+      "--report",
+      file,
+    ]);
+    if (r.code !== 0) throw new Error(`capstan apply exited ${r.code}: ${r.stderr}`);
     const page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900, deviceScaleFactor: 1 });
     await page.goto(pathToFileURL(file).href, { waitUntil: "load" });

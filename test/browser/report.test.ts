@@ -1,6 +1,5 @@
 /// <reference lib="dom" />
 // The callbacks given to page.evaluate run in the browser, on its DOM.
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -10,6 +9,7 @@ import { type Fixture, loadFixture } from "../../src/sim/index.ts";
 import { tempDir } from "../controller/harness.ts";
 import {
   launchBrowser,
+  runCapstan,
   screenshotDir,
   seriousViolations,
   skipBrowserTests,
@@ -35,36 +35,20 @@ describe.skipIf(skip !== undefined)("the rollout report in a real browser, opene
     const t = await tempDir("capstan-report-");
     cleanup = t.remove;
     file = join(t.dir, "change-1234", "rollout.html");
-    // The CLI in its own process, as a person runs it (spawnSync would block the simulator).
-    stdout = await new Promise<string>((resolve, reject) => {
-      const p = spawn(
-        process.execPath,
-        [
-          "src/cli/capstan.ts",
-          "--endpoint",
-          h.endpoint,
-          "--time-scale",
-          "1000",
-          "apply",
-          "specs/staging",
-          "--auto-approve",
-          "--report",
-          file,
-        ],
-        { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let out = "";
-      let err = "";
-      p.stdout.on("data", (d: Buffer) => {
-        out += d;
-      });
-      p.stderr.on("data", (d: Buffer) => {
-        err += d;
-      });
-      p.on("exit", (code) =>
-        code === 0 ? resolve(out) : reject(new Error(`apply exited ${code}: ${err}\n${out}`)),
-      );
-    });
+    const r = await runCapstan([
+      "--endpoint",
+      h.endpoint,
+      "--time-scale",
+      "1000",
+      "apply",
+      "specs/staging",
+      "--auto-approve",
+      "--report",
+      file,
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    stdout = r.stdout;
     browser = await launchBrowser();
   }, 120_000);
   afterAll(async () => {

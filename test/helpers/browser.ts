@@ -143,3 +143,24 @@ export function spawnRun(endpoint: string, timeScale: number, args: readonly str
     },
   };
 }
+
+/**
+ * runCapstan runs the CLI in a child process to its end, without blocking this process
+ * (an in-process simulator must keep answering it), and returns its exit code and output.
+ */
+export function runCapstan(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout!.on("data", (d: Buffer) => {
+      stdout += d.toString("utf8");
+    });
+    p.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString("utf8");
+    });
+    p.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
