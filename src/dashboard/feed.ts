@@ -204,11 +204,6 @@ export class DashboardFeed {
     return () => this.#listeners.delete(listener);
   }
 
-  /** subscribers is how many listeners are subscribed (open SSE streams). */
-  get subscribers(): number {
-    return this.#listeners.size;
-  }
-
   #notify(change: FeedChange): void {
     for (const l of this.#listeners) l(change);
   }

@@ -116,11 +116,6 @@ export class Dashboard implements ExtraRoutes {
     }
   }
 
-  /** streams is how many SSE streams are open. */
-  get streams(): number {
-    return this.#streams.size;
-  }
-
   async #history(): Promise<GateHistory | undefined> {
     const targets = this.#o.feed.plan?.targets ?? [];
     return targets.length ? this.#o.history.get(targets) : undefined;

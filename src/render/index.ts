@@ -1,5 +1,7 @@
 export { renderJson } from "./json.ts";
 export { renderMarkdown } from "./markdown.ts";
+export { renderMermaid } from "./mermaid.ts";
+export { type RolloutReportInput, renderRolloutReport } from "./report.ts";
 export {
   describeDisruption,
   formatValue,
