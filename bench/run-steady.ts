@@ -31,7 +31,6 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { ScaledClock } from "../src/clock/index.ts";
 import { Controller } from "../src/controller/controller.ts";
-import { FileLease } from "../src/controller/lease.ts";
 import { releaseMemory } from "../src/controller/memory.ts";
 import { ControllerMetrics } from "../src/controller/metrics.ts";
 import { DirSource } from "../src/controller/source.ts";
@@ -39,6 +38,7 @@ import { gcpAccess } from "../src/gcp/access.ts";
 import { GcpCaller } from "../src/gcp/call.ts";
 import { createClients } from "../src/gcp/clients.ts";
 import { RateLimiter } from "../src/gcp/ratelimit.ts";
+import { FileLeaseStore, LeaderElector } from "../src/lease/index.ts";
 import { buildPlan } from "../src/plan/build.ts";
 import { RECONCILERS } from "../src/reconcilers/index.ts";
 import { loadSpecs } from "../src/spec/load.ts";
@@ -283,7 +283,7 @@ async function measure(perScope: { run: number; sql: number; vpc: number; bs: nu
     reconcilers: RECONCILERS,
     clock,
     gates: async () => undefined,
-    lease: new FileLease({ path: join(dir, "lease.json"), clock }),
+    lease: new LeaderElector({ store: new FileLeaseStore({ path: join(dir, "lease.json") }), clock }),
     metrics,
     stateFile: join(dir, "state.json"),
     // As `capstan run` does (src/cli/run.ts): give back what each pass used.

@@ -9,12 +9,12 @@ import { describeWindow, msUntilWindow } from "../apply/window.ts";
 import type { Clock } from "../clock/index.ts";
 import type { Gcp } from "../gcp/access.ts";
 import { Code, errorCode } from "../gcp/call.ts";
+import { type Lease, LeaseLostError } from "../lease/index.ts";
 import { buildPlan, type Planned, type PlanResult, type Reconcilers } from "../plan/build.ts";
 import type { ResourceKind } from "../plan/model.ts";
 import type { Reconciler, ResourceRef } from "../reconcilers/types.ts";
 import type { AnyResource } from "../spec/types.ts";
 import { formatProblem } from "../spec/validate.ts";
-import type { FileLease } from "./lease.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
 import type { SpecSnapshot, SpecSource } from "./source.ts";
@@ -42,8 +42,10 @@ export interface ControllerOptions {
   readonly reconcilers: Reconcilers;
   readonly clock: Clock;
   readonly gates: GateReader;
-  /** Only the holder writes; see src/controller/lease.ts. */
-  readonly lease: FileLease;
+  /** Only the holder writes, each write fenced by it; see src/lease. */
+  readonly lease: Lease;
+  /** With `--shard I/N`, which shard this instance is (for `/status`; the source does the filtering). */
+  readonly shard?: { readonly index: number; readonly count: number } | undefined;
   /** @default a new ControllerMetrics (its `observer` must be the GcpCaller's to count calls) */
   readonly metrics?: ControllerMetrics | undefined;
   /** @default a silent logger */
@@ -210,7 +212,6 @@ export class Controller {
   readonly #random: () => number;
   readonly #entries = new Map<string, Entry>();
   #leader = false;
-  #leaseHolder: string | undefined;
   #snapshot: SpecSnapshot | undefined;
   #sourceProblems: string[] = [];
   #lastPass: PassSummary | undefined;
@@ -350,10 +351,8 @@ export class Controller {
       instance: {
         identity: this.#o.lease.identity,
         role: this.#leader ? "leader" : "standby",
-        lease: {
-          path: this.#o.lease.path,
-          holder: this.#leader ? this.#o.lease.identity : this.#leaseHolder,
-        },
+        lease: this.#o.lease.status(),
+        shard: this.#o.shard,
       },
       source: {
         type: src.type,
@@ -388,17 +387,28 @@ export class Controller {
       this.#log.warn({ err }, "lease error");
       held = false;
     }
-    if (!held) this.#leaseHolder = (await this.#o.lease.read().catch(() => undefined))?.holderIdentity;
     if (held === this.#leader) return;
     this.#leader = held;
     this.metrics.leader.set(held ? 1 : 0);
+    const lease = this.#o.lease.status();
     if (held) {
-      this.#log.info({ identity: this.#o.lease.identity, lease: this.#o.lease.path }, "became leader");
+      this.#log.info(
+        { identity: this.#o.lease.identity, lease: lease.url, term: lease.term },
+        "became leader",
+      );
       await this.#loadState();
       this.trigger("became leader");
     } else {
-      this.#log.warn({ holder: this.#leaseHolder }, "lost the lease");
-      this.#passAbort?.abort(new ControllerError("LEASE_LOST", "another instance holds the lease"));
+      this.#log.warn(
+        { holder: lease.holder, term: lease.lost?.term, why: lease.lost?.reason },
+        "lost the lease",
+      );
+      this.#passAbort?.abort(
+        new ControllerError(
+          "LEASE_LOST",
+          `lost the lease: ${lease.lost?.reason ?? "another instance holds it"}`,
+        ),
+      );
     }
   }
 
@@ -978,6 +988,7 @@ export class Controller {
             passLog[ev.ok ? "info" : "warn"]({ event: ev.type, ...ev }, "gate sample");
             return;
           case "write": {
+            // Its log line comes from the fence, which sees every write (rollbacks too).
             const e = entries.get(keyByAddress.get(ev.address) ?? "");
             if (e)
               this.#set(e, {
@@ -987,9 +998,6 @@ export class Controller {
                 reason: "Progressing",
                 message: `writing ${ev.fields.join(", ")}`,
               });
-            loggers
-              .get(keyByAddress.get(ev.address) ?? "")
-              ?.info({ event: ev.type, fields: ev.fields }, "write");
             return;
           }
           case "step-done":
@@ -1017,7 +1025,18 @@ export class Controller {
         report = await execute({
           result: restricted,
           gcp: this.#o.gcp,
-          reconcilers: fenced(this.#o.reconcilers, errors, addressByRef, () => this.#fence(signal)),
+          reconcilers: fenced(
+            this.#o.reconcilers,
+            errors,
+            addressByRef,
+            async (address, fields, disruptive) => {
+              const term = await this.#fence(signal, disruptive);
+              (loggers.get(keyByAddress.get(address) ?? "") ?? passLog).info(
+                { event: "write", fields, term, disruptive },
+                "write",
+              );
+            },
+          ),
           clock: this.#clock,
           gates: this.#o.gates,
           progress,
@@ -1104,15 +1123,24 @@ export class Controller {
     return "partial";
   }
 
-  /** Fencing: re-reads the lease before a write; a lost lease aborts the pass instead. */
-  async #fence(signal: AbortSignal): Promise<void> {
-    if (await this.#o.lease.verify()) return;
-    this.#leader = false;
-    this.metrics.leader.set(0);
-    const err = new ControllerError("LEASE_LOST", "another instance holds the lease; not writing");
-    this.#passAbort?.abort(err);
-    signal.throwIfAborted();
-    throw err;
+  /**
+   * Fencing, before every write: the lease's cheap check (its last confirmed renewal
+   * against the renew deadline), and a re-read of the lease before a disruptive one.
+   * Returns the term the write is made under; a lost lease aborts the pass instead.
+   */
+  async #fence(signal: AbortSignal, disruptive: boolean): Promise<number> {
+    try {
+      return disruptive ? await this.#o.lease.verify(signal) : this.#o.lease.fence();
+    } catch (cause) {
+      if (!(cause instanceof LeaseLostError)) throw cause;
+      this.#leader = false;
+      this.metrics.leader.set(0);
+      this.#log.warn({ why: cause.message }, "lost the lease");
+      const err = new ControllerError("LEASE_LOST", cause.message, { cause });
+      this.#passAbort?.abort(err);
+      signal.throwIfAborted();
+      throw err;
+    }
   }
 }
 
@@ -1218,14 +1246,14 @@ function refKey(ref: ResourceRef): string {
 
 /**
  * fenced wraps the reconcilers the executor calls: every write first checks that this
- * process still holds the lease, and an error of a read or write is recorded against the
+ * process still holds the lease (re-reading it before a disruptive write), and an error of a read or write is recorded against the
  * resource it concerns, so a failed step can be blamed on the right resource.
  */
 function fenced(
   reconcilers: Reconcilers,
   errors: Map<string, unknown>,
   addressByRef: ReadonlyMap<string, string>,
-  fence: () => Promise<void>,
+  fence: (address: string, fields: readonly string[], disruptive: boolean) => Promise<void>,
 ): Reconcilers {
   // The planned resource's address (unique in the spec set, unlike `Kind/id`).
   const addressOfRef = (ref: ResourceRef) => addressByRef.get(refKey(ref)) ?? `${ref.kind}/${ref.id}`;
@@ -1245,7 +1273,12 @@ function fenced(
       ...rec,
       get: (gcp, ref, signal) => record(addressOfRef(ref), rec.get.call(rec, gcp, ref, signal)),
       write: async (gcp, observed, resource, changes, options) => {
-        await fence();
+        const disruptive = !options?.validateOnly && rec.disruptions(changes, observed, resource).length > 0;
+        await fence(
+          addressOfRef(observed.ref),
+          changes.map((c) => c.field),
+          disruptive,
+        );
         return record(
           addressOfRef(observed.ref),
           rec.write.call(rec, gcp, observed, resource, changes, options),
