@@ -234,7 +234,7 @@ describe("the simulated Kubernetes Lease endpoint", () => {
       spec: { holderIdentity: "a", leaseDurationSeconds: 15, renewTime: micro, leaseTransitions: 0 },
     });
     expect(created.status).toBe(201);
-    const rv = (created.body?.["metadata"] as { resourceVersion: string }).resourceVersion;
+    const rv = (created.body!["metadata"] as { resourceVersion: string }).resourceVersion;
     expect(await call("POST", L, { metadata: { name: "raw" }, spec: {} })).toEqual({
       status: 409,
       body: {
@@ -254,7 +254,7 @@ describe("the simulated Kubernetes Lease endpoint", () => {
     });
     expect(updated.status).toBe(200);
     expect(
-      Number((updated.body?.["metadata"] as { resourceVersion: string }).resourceVersion),
+      Number((updated.body!["metadata"] as { resourceVersion: string }).resourceVersion),
     ).toBeGreaterThan(Number(rv));
     expect(
       await call("PUT", `${L}/raw`, {
