@@ -29,8 +29,10 @@ COPY package.json ./
 COPY bin ./bin
 COPY src ./src
 COPY schemas ./schemas
-# The image's own non-root user; capstan needs no privileges and writes only its lease
-# and git working folder under /tmp.
+# The image's own non-root user; capstan needs no privileges and writes only its state
+# folder (a file lease, its state file, the git working folder) under /tmp: the default
+# state folder is $XDG_STATE_HOME/capstan.
+ENV XDG_STATE_HOME=/tmp
 USER node
 EXPOSE 8080
 ENTRYPOINT ["node", "src/cli/capstan.ts"]

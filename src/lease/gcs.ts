@@ -24,6 +24,13 @@ import {
   type Versioned,
 } from "./types.ts";
 
+/**
+ * GCS_LEASE_ROLE is the predefined role that grants what the store calls need on the
+ * lease's bucket: storage.objects.get (objects.get), .create (objects.insert) and
+ * .update (objects.patch) (https://cloud.google.com/storage/docs/access-control/iam-roles).
+ */
+export const GCS_LEASE_ROLE = "roles/storage.objectUser";
+
 /** Options of {@link GcsLeaseStore}. */
 export interface GcsLeaseStoreOptions {
   readonly bucket: string;
@@ -167,7 +174,7 @@ export class GcsLeaseStore implements LeaseStore {
       code === 401
         ? "capstan has no valid credentials: run `gcloud auth application-default login`, or give its runtime a service account"
         : code === 403
-          ? `grant capstan's service account roles/storage.objectUser on gs://${this.#o.bucket} (deploy/iam.md)`
+          ? `grant capstan's service account ${GCS_LEASE_ROLE} on gs://${this.#o.bucket} (deploy/iam.md)`
           : code === 404
             ? `create the bucket first: gcloud storage buckets create gs://${this.#o.bucket}`
             : code === 429

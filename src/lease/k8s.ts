@@ -22,6 +22,13 @@ import {
   type Versioned,
 } from "./types.ts";
 
+/**
+ * K8S_LEASE_VERBS are the RBAC verbs the store's calls need: get (read) and update
+ * (replace) on the Lease by name, create on leases (RBAC cannot limit create by name).
+ * deploy/kubernetes's Roles grant exactly these (test/deploy/manifests.test.ts).
+ */
+export const K8S_LEASE_VERBS = { named: ["get", "update"], create: ["create"] } as const;
+
 /** Options of {@link K8sLeaseStore}. */
 export interface K8sLeaseStoreOptions {
   readonly namespace: string;
@@ -160,7 +167,7 @@ export class K8sLeaseStore implements LeaseStore {
       e.code === 401
         ? "the Kubernetes credentials were refused: check KUBECONFIG or the pod's service account token"
         : e.code === 403
-          ? `give capstan's service account a Role with get, create and update on leases.coordination.k8s.io "${this.#o.name}" in namespace ${this.#o.namespace} (deploy/kubernetes/capstan.yaml)`
+          ? `give capstan's service account a Role with ${[...K8S_LEASE_VERBS.named, ...K8S_LEASE_VERBS.create].join(", ")} on leases.coordination.k8s.io "${this.#o.name}" in namespace ${this.#o.namespace} (deploy/kubernetes/capstan.yaml)`
           : "it is retried at the next renewal";
     return new LeaseError(`could not ${what} the lease ${this.url}: ${detail}; ${hint}`, { cause: err });
   }
