@@ -209,6 +209,13 @@ export function registerRun(program: Command): void {
       const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
       const { source: base, stateDir } = sourceOf(flags, shard);
       const source = shard ? new ShardedSource(base, shard) : base;
+      let where: ReturnType<typeof parseLeaseUrl>;
+      try {
+        where = parseLeaseUrl(flags.lease ?? join(stateDir, "lease.json"));
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      if (shard) where = shardLease(where, shard.index);
       const identity = defaultIdentity();
       // Against a custom endpoint (the simulator), the placeholder token names this
       // instance, so the simulator's request log tells which instance made each call.
@@ -222,13 +229,6 @@ export function registerRun(program: Command): void {
         placeholderToken: token,
       });
       const clock = rt.clock;
-      let where: ReturnType<typeof parseLeaseUrl>;
-      try {
-        where = parseLeaseUrl(flags.lease ?? join(stateDir, "lease.json"));
-      } catch (err) {
-        throw new UserError((err as Error).message);
-      }
-      if (shard) where = shardLease(where, shard.index);
       const lease = await openLease(where, {
         clock,
         identity,
