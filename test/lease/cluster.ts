@@ -4,6 +4,52 @@ import type { ControllerStatus } from "../../src/controller/status.ts";
 import type { RequestLogEntry, Simulator } from "../../src/sim/index.ts";
 import { type Child, spawnCapstan } from "../helpers/capstan-process.ts";
 
+/** CLUSTER_PROJECT is the project of the cluster tests' specs. */
+export const CLUSTER_PROJECT = "acme-staging";
+
+/** CLUSTER_SPECS: a Cloud SQL instance whose change restarts it, and a health check. */
+export const CLUSTER_SPECS = {
+  "capstan.yaml": `project: ${CLUSTER_PROJECT}\nregion: europe-west1\n`,
+  "db.yaml": `apiVersion: capstan.dev/v1alpha1
+kind: SqlInstance
+metadata:
+  name: main-db
+spec:
+  databaseFlags:
+    max_connections: 200
+  allowRestart: true
+`,
+  "hc.yaml": `apiVersion: capstan.dev/v1alpha1
+kind: HealthCheck
+metadata:
+  name: a-hc
+spec:
+  checkIntervalSec: 15
+`,
+};
+
+/** CLUSTER_FIXTURE is their live state before: the restart takes 60 s simulated. */
+export const CLUSTER_FIXTURE = {
+  // A restart of 60 s simulated (6 s real), so the kill lands while it runs.
+  durations: { "sql.update": 10, "sql.restart": 60, "compute.update": 1 },
+  sql: {
+    instances: [
+      {
+        project: CLUSTER_PROJECT,
+        name: "main-db",
+        region: "europe-west1",
+        databaseVersion: "POSTGRES_16",
+        settings: { tier: "db-custom-2-7680", databaseFlags: [{ name: "max_connections", value: "100" }] },
+      },
+    ],
+  },
+  compute: {
+    project: CLUSTER_PROJECT,
+    healthChecks: [{ name: "a-hc", checkIntervalSec: 5, httpHealthCheck: { port: 8080 } }],
+  },
+  storage: { buckets: [{ name: "capstan-leases" }] },
+};
+
 /** LEASE_APIS are the simulated APIs a lease lives in; every other write is a GCP write. */
 export const LEASE_APIS = new Set(["storage.googleapis.com", "coordination.k8s.io"]);
 const TOKEN = "capstan-sim-token.";

@@ -2,9 +2,18 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { readiness, tempDir, writeSpecs } from "../controller/harness.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
-import { Cluster, gcpWrites, Sampler, splitBrainWrites, terms, writerOf } from "./cluster.ts";
+import {
+  CLUSTER_FIXTURE,
+  CLUSTER_SPECS,
+  Cluster,
+  gcpWrites,
+  CLUSTER_PROJECT as P,
+  Sampler,
+  splitBrainWrites,
+  terms,
+  writerOf,
+} from "./cluster.ts";
 
-const P = "acme-staging";
 /**
  * ×10: the lease lasts 30 s simulated (3 s real), renewed every 3 s (0.3 s real); the
  * leader stops writing 20 s after its last renewal (its renew deadline), so 10 s (1 s
@@ -14,47 +23,6 @@ const P = "acme-staging";
 const SCALE = 10;
 const LEASE_S = 30;
 const RENEW_S = 3;
-
-const SPECS = {
-  "capstan.yaml": `project: ${P}\nregion: europe-west1\n`,
-  "db.yaml": `apiVersion: capstan.dev/v1alpha1
-kind: SqlInstance
-metadata:
-  name: main-db
-spec:
-  databaseFlags:
-    max_connections: 200
-  allowRestart: true
-`,
-  "hc.yaml": `apiVersion: capstan.dev/v1alpha1
-kind: HealthCheck
-metadata:
-  name: a-hc
-spec:
-  checkIntervalSec: 15
-`,
-};
-
-const FIXTURE = {
-  // A restart of 60 s simulated (6 s real), so the kill lands while it runs.
-  durations: { "sql.update": 10, "sql.restart": 60, "compute.update": 1 },
-  sql: {
-    instances: [
-      {
-        project: P,
-        name: "main-db",
-        region: "europe-west1",
-        databaseVersion: "POSTGRES_16",
-        settings: { tier: "db-custom-2-7680", databaseFlags: [{ name: "max_connections", value: "100" }] },
-      },
-    ],
-  },
-  compute: {
-    project: P,
-    healthChecks: [{ name: "a-hc", checkIntervalSec: 5, httpHealthCheck: { port: 8080 } }],
-  },
-  storage: { buckets: [{ name: "capstan-leases" }] },
-};
 
 describe.each(["gs", "k8s"] as const)("three capstan run processes with a %s:// lease", (scheme) => {
   let h: SimHarness | undefined;
@@ -70,8 +38,8 @@ describe.each(["gs", "k8s"] as const)("three capstan run processes with a %s:// 
     const t = await tempDir(`capstan-three-${scheme}-`);
     cleanup = t.remove;
     const specsDir = join(t.dir, "specs");
-    await writeSpecs(specsDir, SPECS);
-    h = await startSim(FIXTURE, { timeScale: SCALE });
+    await writeSpecs(specsDir, CLUSTER_SPECS);
+    h = await startSim(CLUSTER_FIXTURE, { timeScale: SCALE });
     const sim = h.sim;
     const c = new Cluster({
       sim,
