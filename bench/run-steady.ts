@@ -22,7 +22,7 @@
 //   resource is reconciled after a jittered default interval; 600 s, see
 //   GoogleCloudPlatform/k8s-config-connector#315).
 // Run: node bench/run-steady.ts [passes]
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -42,6 +42,7 @@ import { FileLeaseStore, LeaderElector } from "../src/lease/index.ts";
 import { buildPlan } from "../src/plan/build.ts";
 import { RECONCILERS } from "../src/reconcilers/index.ts";
 import { loadSpecs } from "../src/spec/load.ts";
+import { fleet as makeFleet, type PerScope, startSimProcess, UNLIMITED_APIS } from "./lib/fleet.ts";
 
 // `--fleet NAME PASSES` measures one fleet in this process and prints JSON; without it the
 // script runs each fleet in a process of its own (so RSS figures do not mix) and reports.
@@ -55,172 +56,7 @@ const rssAtStart = process.memoryUsage().rss;
 
 const PROJECTS = ["acme-prod-eu", "acme-prod-us"];
 const REGIONS = ["europe-west1", "us-central1"];
-
-/** A fleet of `perScope × 40` resources spread like the 1,000 (7:1:1:1), live exactly as specified. */
-function fleet(perScope: { run: number; sql: number; vpc: number; bs: number }) {
-  const run: object[] = [];
-  const sql: object[] = [];
-  const connectors: object[] = [];
-  const negs: object[] = [];
-  const backendServices: object[] = [];
-  const secrets: object[] = [];
-  const files: Record<string, string[]> = {};
-  const doc = (
-    file: string,
-    kind: string,
-    name: string,
-    project: string,
-    region: string | undefined,
-    spec: string,
-  ) => {
-    files[file] ??= [];
-    files[file].push(
-      `apiVersion: capstan.dev/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  project: ${project}\n${
-        region ? `  region: ${region}\n` : ""
-      }spec:\n${spec}`,
-    );
-  };
-  for (const project of PROJECTS) {
-    secrets.push({ name: `projects/${project}/secrets/db-password`, versions: [{ state: "ENABLED" }] });
-    for (const region of REGIONS) {
-      const loc = `projects/${project}/locations/${region}`;
-      const file = `${project}-${region}.yaml`;
-      for (let i = 0; i < perScope.vpc; i++) {
-        const name = `vpc-${region}-${i}`;
-        connectors.push({
-          name: `${loc}/connectors/${name}`,
-          network: "default",
-          ipCidrRange: `10.${i}.0.0/28`,
-          machineType: "e2-micro",
-          minInstances: 2,
-          maxInstances: 6,
-        });
-        doc(
-          file,
-          "VpcConnector",
-          name,
-          project,
-          region,
-          "  machineType: e2-micro\n  minInstances: 2\n  maxInstances: 6\n",
-        );
-      }
-      for (let i = 0; i < perScope.sql; i++) {
-        const name = `db-${region}-${i}`;
-        sql.push({
-          project,
-          name,
-          region,
-          databaseVersion: "POSTGRES_15",
-          settings: {
-            tier: "db-custom-2-7680",
-            databaseFlags: [
-              { name: "max_connections", value: "200" },
-              { name: "work_mem", value: "8192" },
-            ],
-          },
-        });
-        doc(
-          file,
-          "SqlInstance",
-          name,
-          project,
-          region,
-          "  tier: db-custom-2-7680\n  databaseFlags:\n    max_connections: 200\n    work_mem: 8192\n",
-        );
-      }
-      for (let i = 0; i < perScope.run; i++) {
-        const name = `svc-${region}-${i}`;
-        run.push({
-          name: `${loc}/services/${name}`,
-          template: {
-            maxInstanceRequestConcurrency: 80,
-            scaling: { maxInstanceCount: 20 },
-            containers: [
-              {
-                image: `europe-docker.pkg.dev/${project}/apps/${name}:1`,
-                resources: { limits: { cpu: "1", memory: "512Mi" } },
-                env: [
-                  { name: "DB_POOL_SIZE", value: "5" },
-                  {
-                    name: "DB_PASSWORD",
-                    valueSource: { secretKeyRef: { secret: "db-password", version: "latest" } },
-                  },
-                ],
-              },
-            ],
-          },
-        });
-        doc(
-          file,
-          "CloudRunService",
-          name,
-          project,
-          region,
-          "  template:\n    scaling:\n      maxInstances: 20\n    maxConcurrency: 80\n    env:\n      DB_POOL_SIZE: 5\n      DB_PASSWORD:\n        secret: { name: db-password, version: latest }\n",
-        );
-      }
-      for (let i = 0; i < perScope.bs; i++) {
-        const name = `bs-${region}-${i}`;
-        const svc = `svc-${region}-${i}`;
-        negs.push({ project, name: `neg-${svc}`, region, cloudRun: { service: svc } });
-        backendServices.push({
-          project,
-          name,
-          loadBalancingScheme: "EXTERNAL_MANAGED",
-          protocol: "HTTPS",
-          backends: [{ group: `regions/${region}/networkEndpointGroups/neg-${svc}` }],
-          logConfig: { enable: true, sampleRate: 0.5 },
-        });
-        doc(
-          file,
-          "BackendService",
-          name,
-          project,
-          undefined,
-          `  logConfig:\n    enable: true\n    sampleRate: 0.5\n  backends:\n    - serverlessNeg:\n        service: projects/${project}/locations/${region}/services/${svc}\n        region: ${region}\n`,
-        );
-      }
-    }
-  }
-  const unlimited = { readPerMinute: 1e9, writePerMinute: 1e9 };
-  const fixture = {
-    // The bench measures capstan, not GCP's per-minute quotas: both sides lift them.
-    quotas: Object.fromEntries(
-      ["run", "sqladmin", "vpcaccess", "compute", "secretmanager", "monitoring"].map((a) => [
-        `${a}.googleapis.com`,
-        unlimited,
-      ]),
-    ),
-    run: { services: run },
-    sql: { instances: sql },
-    vpcaccess: { connectors },
-    secretmanager: { secrets },
-    compute: { networkEndpointGroups: negs, backendServices },
-  };
-  const count = run.length + sql.length + connectors.length + backendServices.length;
-  return { fixture, files, count };
-}
-
-/** Serves the fixture from `capstan sim` in a child process; resolves to its endpoint. */
-async function startSimProcess(fixtureFile: string): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, "src/cli/capstan.ts"), "sim", "--port", "0", "-f", fixtureFile],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (c: Buffer) => {
-      out += c.toString("utf8");
-      const m = /serving simulated GCP at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on("exit", (code) => reject(new Error(`capstan sim exited with ${code}`)));
-  });
-  return { endpoint, child };
-}
+const fleet = (perScope: PerScope) => makeFleet({ projects: PROJECTS, regions: REGIONS, perScope });
 
 /** Where a method is called from, as `file:line`, to name any per-resource read. */
 function whereCalled(method: string): string[] {
@@ -243,7 +79,7 @@ const p95 = (xs: number[]) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-async function measure(perScope: { run: number; sql: number; vpc: number; bs: number }, passes: number) {
+async function measure(perScope: PerScope, passes: number) {
   const { fixture, files, count } = fleet(perScope);
   const dir = await mkdtemp(join(tmpdir(), "capstan-bench-run-"));
   const specsDir = join(dir, "specs");
@@ -255,16 +91,7 @@ async function measure(perScope: { run: number; sql: number; vpc: number; bs: nu
   const clients = createClients({ endpoint });
   gc();
   const withClients = process.memoryUsage();
-  const unlimited = { readPerMinute: 1e9, writePerMinute: 1e9 };
-  const limiter = new RateLimiter({
-    clock,
-    limits: Object.fromEntries(
-      ["run", "sqladmin", "vpcaccess", "compute", "secretmanager", "monitoring"].map((a) => [
-        `${a}.googleapis.com`,
-        unlimited,
-      ]),
-    ),
-  });
+  const limiter = new RateLimiter({ clock, limits: UNLIMITED_APIS });
   const metrics = new ControllerMetrics({ processMetrics: false });
   let perPass = new Map<string, number>();
   const caller = new GcpCaller({

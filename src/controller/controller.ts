@@ -169,11 +169,20 @@ function canonical(v: unknown): string {
  * `suspend` is not mistaken for a new spec.
  */
 export function specHash(r: AnyResource): string {
-  const { project, region, name } = r.metadata;
-  return createHash("sha256")
-    .update(canonical({ apiVersion: r.apiVersion, kind: r.kind, project, region, name, spec: r.spec }))
-    .digest("hex");
+  // A spec source hands out the same resource objects while the specs do not change:
+  // hash each once, not once a pass (0.2 s of CPU a pass at 10,000 resources).
+  let hash = specHashes.get(r);
+  if (hash === undefined) {
+    const { project, region, name } = r.metadata;
+    hash = createHash("sha256")
+      .update(canonical({ apiVersion: r.apiVersion, kind: r.kind, project, region, name, spec: r.spec }))
+      .digest("hex");
+    specHashes.set(r, hash);
+  }
+  return hash;
 }
+
+const specHashes = new WeakMap<AnyResource, string>();
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -414,7 +423,8 @@ export class Controller {
 
   async #leaseLoop(): Promise<void> {
     while (!this.#stopping) {
-      await this.#sleep(this.#o.renewIntervalMs ?? 5_000);
+      // A standby looks again as soon as the holder's record would expire, if sooner.
+      await this.#sleep(Math.min(this.#o.renewIntervalMs ?? 5_000, this.#o.lease.expiresInMs() ?? Infinity));
       if (this.#stopping) break;
       await this.#leaseRound();
     }

@@ -97,6 +97,8 @@ export function shardSpecs(specs: SpecSet, shard: Shard): SpecSet {
 export class ShardedSource implements SpecSource {
   readonly #source: SpecSource;
   readonly shard: Shard;
+  /** The last snapshot and its shard, so a steady pass filters nothing again. */
+  #last: { from: SpecSnapshot; to: SpecSnapshot } | undefined;
 
   constructor(source: SpecSource, shard: Shard) {
     this.#source = source;
@@ -121,7 +123,9 @@ export class ShardedSource implements SpecSource {
 
   async snapshot(): Promise<SpecSnapshot> {
     const s = await this.#source.snapshot();
-    return { ...s, specs: shardSpecs(s.specs, this.shard) };
+    if (this.#last?.from !== s)
+      this.#last = { from: s, to: { ...s, specs: shardSpecs(s.specs, this.shard) } };
+    return this.#last.to;
   }
 
   watch(onChange: () => void): () => void {

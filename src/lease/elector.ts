@@ -222,6 +222,13 @@ export class LeaderElector implements Lease {
     return this.fence();
   }
 
+  expiresInMs(): number | undefined {
+    const seen = this.#observed;
+    if (this.#held || !seen || !seen.record.holderIdentity) return undefined;
+    // Just past the expiry, so the round that follows finds it expired.
+    return Math.max(0, this.#observedAt + seen.record.leaseDurationSeconds * 1000 - this.#clock.now()) + 1;
+  }
+
   async release(): Promise<void> {
     if (!this.#held || !this.#observed) return;
     const observed = this.#observed;

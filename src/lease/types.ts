@@ -130,6 +130,12 @@ export interface Lease {
   fence(): number;
   /** verify re-reads the store and returns the term when this process still holds it; else like fence. */
   verify(signal?: AbortSignal): Promise<number>;
+  /**
+   * expiresInMs says, for a standby, how long until the record it last saw expires by
+   * its own clock (0 once expired), so it can look again right then; undefined while it
+   * leads or has seen no record.
+   */
+  expiresInMs(): number | undefined;
   /** release gives the lease up, so a standby takes over at once. */
   release(): Promise<void>;
   /** status is the lease as `/status` shows it. */

@@ -71,8 +71,8 @@ describe.each(["gs", "k8s"] as const)("three capstan run processes with a %s:// 
     const [second] = await c.leaders();
     const takeover = terms(sim.requests()).find((x) => x.holder === second!.identity)!;
     expect(takeover.term).toBe(1);
-    // Plus 2 s simulated (0.2 s real) for the processes' own latency.
-    expect(takeover.time - killedAt).toBeLessThanOrEqual((LEASE_S + RENEW_S + 2) * 1000);
+    // Plus 5 s simulated (0.5 s real) for the processes' own latency on a loaded machine.
+    expect(takeover.time - killedAt).toBeLessThanOrEqual((LEASE_S + RENEW_S + 5) * 1000);
     await vi.waitFor(async () => {
       const s = (await c.statuses()).find((x) => x.member === second)!.status;
       for (const r of s.resources) expect(`${r.address} ${readiness(r)}`).toMatch(/True\/UpToDate$/);
@@ -120,6 +120,16 @@ describe.each(["gs", "k8s"] as const)("three capstan run processes with a %s:// 
     const status = (await c.statuses()).find((x) => x.member === second)!.status;
     expect(status.instance).toMatchObject({ role: "standby", lease: { state: "lost" } });
     expect(status.instance.lease.lost?.reason).toMatch(/renew deadline|took it over|holds it/);
+
+    // Every write's log line names the term it was made under.
+    const writeLines = c.members.flatMap((m) => m.child.logs.filter((l) => l["message"] === "write"));
+    expect(writeLines.length).toBeGreaterThanOrEqual(2);
+    for (const l of writeLines)
+      expect(l).toMatchObject({ term: expect.any(Number), fields: expect.any(Array) });
+    expect(first.child.logs.find((l) => l["message"] === "write" && l["name"] === "main-db")).toMatchObject({
+      term: 0,
+      disruptive: true,
+    });
 
     // Throughout: no write by anyone but the holder of the term in force, one leader at a time.
     expect(splitBrainWrites(log)).toEqual([]);
