@@ -83,10 +83,10 @@ export function controllerFor(
   const lease = new LeaderElector({
     store: new FileLeaseStore({ path: join(options.stateDir, "lease.json") }),
     clock,
-    // Long on the scaled clock (3.6 s real at ×1000), so a late renewal on a loaded
-    // machine does not stop the leader's writes (its renew deadline) in tests about
-    // something else.
-    leaseDurationMs: options.leaseDurationMs ?? 3_600_000,
+    // 15 s of real time whatever the clock's scale, so a renewal late by seconds on a
+    // loaded machine does not stop the leader's writes (its renew deadline) in tests
+    // about something else.
+    leaseDurationMs: options.leaseDurationMs ?? 15_000 * clock.scale,
   });
   const logs: Record<string, unknown>[] = [];
   const destination = new Writable({
@@ -99,8 +99,8 @@ export function controllerFor(
     reconcilers: RECONCILERS_WITHOUT_RUN,
     stateFile: join(options.stateDir, "state.json"),
     pollIntervalMs: 5_000,
-    // Not a hot loop of lease writes on a fast clock (6 ms real at ×10,000).
-    renewIntervalMs: 60_000,
+    // Renewals 0.5 s of real time apart, not a hot loop of lease writes on a fast clock.
+    renewIntervalMs: 500 * clock.scale,
     ...options,
     source: options.source ?? new DirSource({ paths: [options.specsDir] }),
     gcp: gcpAccess(h.gcp, caller),
