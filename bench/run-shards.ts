@@ -29,7 +29,7 @@ import { createClients } from "../src/gcp/clients.ts";
 import { RateLimiter } from "../src/gcp/ratelimit.ts";
 import { FileLeaseStore, LeaderElector } from "../src/lease/index.ts";
 import { RECONCILERS } from "../src/reconcilers/index.ts";
-import { fleet, startSimProcess, UNLIMITED_APIS } from "./lib/fleet.ts";
+import { fleet, startSimProcess, timedPass, UNLIMITED_APIS } from "./lib/fleet.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const PROJECTS = Array.from({ length: 20 }, (_, i) => `acme-fleet-${String(i).padStart(2, "0")}`);
@@ -87,15 +87,10 @@ async function measure(endpoint: string, specsDir: string, shard: Shard | undefi
   const perPass: number[] = [];
   for (let i = 0; i < passes; i++) {
     calls = 0;
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const summary = await controller.pass();
-    wallMs.push(performance.now() - t0);
-    const cpu = process.cpuUsage(cpu0);
-    cpuMs.push((cpu.user + cpu.system) / 1000);
+    const t = await timedPass(controller, `pass ${i + 1}`);
+    cpuMs.push(t.cpuMs);
+    wallMs.push(t.wallMs);
     perPass.push(calls);
-    if (summary.outcome !== "converged")
-      throw new Error(`pass ${i + 1}: ${summary.outcome}: ${summary.message}`);
   }
   gc();
   const status = controller.status();

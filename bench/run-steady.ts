@@ -42,7 +42,13 @@ import { FileLeaseStore, LeaderElector } from "../src/lease/index.ts";
 import { buildPlan } from "../src/plan/build.ts";
 import { RECONCILERS } from "../src/reconcilers/index.ts";
 import { loadSpecs } from "../src/spec/load.ts";
-import { fleet as makeFleet, type PerScope, startSimProcess, UNLIMITED_APIS } from "./lib/fleet.ts";
+import {
+  fleet as makeFleet,
+  type PerScope,
+  startSimProcess,
+  timedPass,
+  UNLIMITED_APIS,
+} from "./lib/fleet.ts";
 
 // `--fleet NAME PASSES` measures one fleet in this process and prints JSON; without it the
 // script runs each fleet in a process of its own (so RSS figures do not mix) and reports.
@@ -124,14 +130,10 @@ async function measure(perScope: PerScope, passes: number) {
   const memory = new Map<number, { rss: number; heap: number; heapTotal: number; external: number }>();
   for (let i = 1; i <= passes; i++) {
     perPass = new Map();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const summary = await controller.pass();
-    wallMs.push(performance.now() - t0);
-    const cpu = process.cpuUsage(cpu0);
-    cpuMs.push((cpu.user + cpu.system) / 1000);
+    const t = await timedPass(controller, `pass ${i}`);
+    cpuMs.push(t.cpuMs);
+    wallMs.push(t.wallMs);
     calls.push(perPass);
-    if (summary.outcome !== "converged") throw new Error(`pass ${i}: ${summary.outcome}: ${summary.message}`);
     if ([1, 10, 25, 50, 75, 100].includes(i) || i === passes) {
       gc();
       const m = process.memoryUsage();

@@ -5,6 +5,23 @@ import { join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
+/**
+ * timedPass runs one pass of a controller and measures its CPU (user + system) and wall
+ * time, in ms; a pass that does not converge (the fleet is as specified) is an error.
+ */
+export async function timedPass(
+  controller: { pass(): Promise<{ outcome: string; message: string }> },
+  label: string,
+): Promise<{ cpuMs: number; wallMs: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const summary = await controller.pass();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  if (summary.outcome !== "converged") throw new Error(`${label}: ${summary.outcome}: ${summary.message}`);
+  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs };
+}
+
 /** PerScope is how many resources of each kind one project and region holds. */
 export interface PerScope {
   readonly run: number;

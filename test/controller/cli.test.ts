@@ -6,6 +6,7 @@ import type { FileLeaseRecord } from "../../src/lease/index.ts";
 import type { Fixture } from "../../src/sim/index.ts";
 import { type Child, CLI, ROOT, spawnCapstan } from "../helpers/capstan-process.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
+import { CLUSTER_SPECS } from "../lease/cluster.ts";
 import { readiness, tempDir, writeSpecs } from "./harness.ts";
 
 const P = "acme-staging";
@@ -53,16 +54,8 @@ describe("capstan run as a process", () => {
     cleanup = t.remove;
     const specsDir = join(t.dir, "specs");
     await writeSpecs(specsDir, {
-      "capstan.yaml": `project: ${P}\nregion: europe-west1\n`,
-      "db.yaml": `apiVersion: capstan.dev/v1alpha1
-kind: SqlInstance
-metadata:
-  name: main-db
-spec:
-  databaseFlags:
-    max_connections: 200
-  allowRestart: true
-`,
+      "capstan.yaml": CLUSTER_SPECS["capstan.yaml"],
+      "db.yaml": CLUSTER_SPECS["db.yaml"],
     });
     const fixture: Fixture = {
       // A 20-minute restart (1.2 s at ×1000), so the kill lands while it runs.
