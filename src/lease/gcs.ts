@@ -73,7 +73,7 @@ export async function gcsClient(options: {
   token?: string;
 }): Promise<Storage> {
   const { Storage } = await import("@google-cloud/storage");
-  const retryOptions = { autoRetry: false, maxRetries: 0 };
+  const retryOptions = { autoRetry: false };
   if (!options.endpoint) return new Storage({ retryOptions });
   const { OAuth2Client } = await import("google-auth-library");
   const auth = new OAuth2Client();
