@@ -676,9 +676,12 @@ export class Controller {
       (e) => e.conditions.find((c) => c.type === "Ready")?.status !== "True",
     );
     if (outcome === "converged" && waiting.length > 0) outcome = "partial";
+    const reason = abort.signal.reason as unknown;
     const message =
       outcome === "interrupted"
-        ? "interrupted after the call in flight; the next pass resumes from live state"
+        ? reason instanceof ControllerError && reason.code === "LEASE_LOST"
+          ? `${reason.message}; stopped after the call in flight, the new leader resumes from live state`
+          : "interrupted after the call in flight; the next pass resumes from live state"
         : waiting.length === 0
           ? `${entries.size} resource(s) up to date`
           : `${entries.size - waiting.length} of ${entries.size} resource(s) up to date; waiting: ${waiting

@@ -85,8 +85,12 @@ describe("the file:// lease", () => {
     await a.tryAcquireOrRenew();
     // Renewed: the candidate's observation starts again.
     expect(await b.tryAcquireOrRenew()).toBe(false);
+    // The standby knows when to look again: right after the record would expire.
+    expect(b.expiresInMs()).toBe(15_001);
+    expect(a.expiresInMs()).toBeUndefined();
     clock.advance(14_999);
     expect(await b.tryAcquireOrRenew()).toBe(false);
+    expect(b.expiresInMs()).toBe(2);
     clock.advance(1);
     expect(await b.tryAcquireOrRenew()).toBe(true);
     expect(await a.tryAcquireOrRenew()).toBe(false);
