@@ -19,15 +19,15 @@ import { simulatorNow } from "../src/cli/runtime.ts";
 import { ScaledClock } from "../src/clock/index.ts";
 import { Controller } from "../src/controller/controller.ts";
 import { StatusServer } from "../src/controller/http.ts";
-import { FileLease } from "../src/controller/lease.ts";
 import { DirSource } from "../src/controller/source.ts";
 import { Dashboard, DashboardFeed } from "../src/dashboard/index.ts";
 import { gcpAccess } from "../src/gcp/access.ts";
 import { GcpCaller } from "../src/gcp/call.ts";
 import { createClients } from "../src/gcp/clients.ts";
 import { RateLimiter } from "../src/gcp/ratelimit.ts";
+import { FileLeaseStore, LeaderElector } from "../src/lease/index.ts";
 import { RECONCILERS } from "../src/reconcilers/index.ts";
-import { startSimProcess } from "./helpers/sim-process.ts";
+import { startSimProcess } from "./lib/fleet.ts";
 
 const MODE = process.argv[2] === "--mode" ? process.argv[3] : undefined;
 const PASSES = Number((MODE ? process.argv[4] : process.argv[2]) ?? 1000);
@@ -82,7 +82,7 @@ async function measure(withDashboard: boolean): Promise<void> {
     reconcilers: RECONCILERS,
     clock,
     gates: async () => undefined,
-    lease: new FileLease({ path: join(dir, "lease.json"), clock }),
+    lease: new LeaderElector({ store: new FileLeaseStore({ path: join(dir, "lease.json") }), clock }),
     observer: feed?.observer,
   });
   if (!(await controller.settleLease())) throw new Error("could not take the lease");

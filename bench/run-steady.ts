@@ -31,7 +31,6 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { ScaledClock } from "../src/clock/index.ts";
 import { Controller } from "../src/controller/controller.ts";
-import { FileLease } from "../src/controller/lease.ts";
 import { releaseMemory } from "../src/controller/memory.ts";
 import { ControllerMetrics } from "../src/controller/metrics.ts";
 import { DirSource } from "../src/controller/source.ts";
@@ -39,10 +38,17 @@ import { gcpAccess } from "../src/gcp/access.ts";
 import { GcpCaller } from "../src/gcp/call.ts";
 import { createClients } from "../src/gcp/clients.ts";
 import { RateLimiter } from "../src/gcp/ratelimit.ts";
+import { FileLeaseStore, LeaderElector } from "../src/lease/index.ts";
 import { buildPlan } from "../src/plan/build.ts";
 import { RECONCILERS } from "../src/reconcilers/index.ts";
 import { loadSpecs } from "../src/spec/load.ts";
-import { startSimProcess } from "./helpers/sim-process.ts";
+import {
+  fleet as makeFleet,
+  type PerScope,
+  startSimProcess,
+  timedPass,
+  UNLIMITED_APIS,
+} from "./lib/fleet.ts";
 
 // `--fleet NAME PASSES` measures one fleet in this process and prints JSON; without it the
 // script runs each fleet in a process of its own (so RSS figures do not mix) and reports.
@@ -56,151 +62,7 @@ const rssAtStart = process.memoryUsage().rss;
 
 const PROJECTS = ["acme-prod-eu", "acme-prod-us"];
 const REGIONS = ["europe-west1", "us-central1"];
-
-/** A fleet of `perScope × 40` resources spread like the 1,000 (7:1:1:1), live exactly as specified. */
-function fleet(perScope: { run: number; sql: number; vpc: number; bs: number }) {
-  const run: object[] = [];
-  const sql: object[] = [];
-  const connectors: object[] = [];
-  const negs: object[] = [];
-  const backendServices: object[] = [];
-  const secrets: object[] = [];
-  const files: Record<string, string[]> = {};
-  const doc = (
-    file: string,
-    kind: string,
-    name: string,
-    project: string,
-    region: string | undefined,
-    spec: string,
-  ) => {
-    files[file] ??= [];
-    files[file].push(
-      `apiVersion: capstan.dev/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  project: ${project}\n${
-        region ? `  region: ${region}\n` : ""
-      }spec:\n${spec}`,
-    );
-  };
-  for (const project of PROJECTS) {
-    secrets.push({ name: `projects/${project}/secrets/db-password`, versions: [{ state: "ENABLED" }] });
-    for (const region of REGIONS) {
-      const loc = `projects/${project}/locations/${region}`;
-      const file = `${project}-${region}.yaml`;
-      for (let i = 0; i < perScope.vpc; i++) {
-        const name = `vpc-${region}-${i}`;
-        connectors.push({
-          name: `${loc}/connectors/${name}`,
-          network: "default",
-          ipCidrRange: `10.${i}.0.0/28`,
-          machineType: "e2-micro",
-          minInstances: 2,
-          maxInstances: 6,
-        });
-        doc(
-          file,
-          "VpcConnector",
-          name,
-          project,
-          region,
-          "  machineType: e2-micro\n  minInstances: 2\n  maxInstances: 6\n",
-        );
-      }
-      for (let i = 0; i < perScope.sql; i++) {
-        const name = `db-${region}-${i}`;
-        sql.push({
-          project,
-          name,
-          region,
-          databaseVersion: "POSTGRES_15",
-          settings: {
-            tier: "db-custom-2-7680",
-            databaseFlags: [
-              { name: "max_connections", value: "200" },
-              { name: "work_mem", value: "8192" },
-            ],
-          },
-        });
-        doc(
-          file,
-          "SqlInstance",
-          name,
-          project,
-          region,
-          "  tier: db-custom-2-7680\n  databaseFlags:\n    max_connections: 200\n    work_mem: 8192\n",
-        );
-      }
-      for (let i = 0; i < perScope.run; i++) {
-        const name = `svc-${region}-${i}`;
-        run.push({
-          name: `${loc}/services/${name}`,
-          template: {
-            maxInstanceRequestConcurrency: 80,
-            scaling: { maxInstanceCount: 20 },
-            containers: [
-              {
-                image: `europe-docker.pkg.dev/${project}/apps/${name}:1`,
-                resources: { limits: { cpu: "1", memory: "512Mi" } },
-                env: [
-                  { name: "DB_POOL_SIZE", value: "5" },
-                  {
-                    name: "DB_PASSWORD",
-                    valueSource: { secretKeyRef: { secret: "db-password", version: "latest" } },
-                  },
-                ],
-              },
-            ],
-          },
-        });
-        doc(
-          file,
-          "CloudRunService",
-          name,
-          project,
-          region,
-          "  template:\n    scaling:\n      maxInstances: 20\n    maxConcurrency: 80\n    env:\n      DB_POOL_SIZE: 5\n      DB_PASSWORD:\n        secret: { name: db-password, version: latest }\n",
-        );
-      }
-      for (let i = 0; i < perScope.bs; i++) {
-        const name = `bs-${region}-${i}`;
-        const svc = `svc-${region}-${i}`;
-        negs.push({ project, name: `neg-${svc}`, region, cloudRun: { service: svc } });
-        backendServices.push({
-          project,
-          name,
-          loadBalancingScheme: "EXTERNAL_MANAGED",
-          protocol: "HTTPS",
-          backends: [{ group: `regions/${region}/networkEndpointGroups/neg-${svc}` }],
-          logConfig: { enable: true, sampleRate: 0.5 },
-        });
-        doc(
-          file,
-          "BackendService",
-          name,
-          project,
-          undefined,
-          `  logConfig:\n    enable: true\n    sampleRate: 0.5\n  backends:\n    - serverlessNeg:\n        service: projects/${project}/locations/${region}/services/${svc}\n        region: ${region}\n`,
-        );
-      }
-    }
-  }
-  const unlimited = { readPerMinute: 1e9, writePerMinute: 1e9 };
-  const fixture = {
-    // The bench measures capstan, not GCP's per-minute quotas: both sides lift them.
-    quotas: Object.fromEntries(
-      ["run", "sqladmin", "vpcaccess", "compute", "secretmanager", "monitoring"].map((a) => [
-        `${a}.googleapis.com`,
-        unlimited,
-      ]),
-    ),
-    run: { services: run },
-    sql: { instances: sql },
-    vpcaccess: { connectors },
-    secretmanager: { secrets },
-    compute: { networkEndpointGroups: negs, backendServices },
-  };
-  const count = run.length + sql.length + connectors.length + backendServices.length;
-  return { fixture, files, count };
-}
+const fleet = (perScope: PerScope) => makeFleet({ projects: PROJECTS, regions: REGIONS, perScope });
 
 /** Where a method is called from, as `file:line`, to name any per-resource read. */
 function whereCalled(method: string): string[] {
@@ -223,7 +85,7 @@ const p95 = (xs: number[]) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-async function measure(perScope: { run: number; sql: number; vpc: number; bs: number }, passes: number) {
+async function measure(perScope: PerScope, passes: number) {
   const { fixture, files, count } = fleet(perScope);
   const dir = await mkdtemp(join(tmpdir(), "capstan-bench-run-"));
   const specsDir = join(dir, "specs");
@@ -235,16 +97,7 @@ async function measure(perScope: { run: number; sql: number; vpc: number; bs: nu
   const clients = createClients({ endpoint });
   gc();
   const withClients = process.memoryUsage();
-  const unlimited = { readPerMinute: 1e9, writePerMinute: 1e9 };
-  const limiter = new RateLimiter({
-    clock,
-    limits: Object.fromEntries(
-      ["run", "sqladmin", "vpcaccess", "compute", "secretmanager", "monitoring"].map((a) => [
-        `${a}.googleapis.com`,
-        unlimited,
-      ]),
-    ),
-  });
+  const limiter = new RateLimiter({ clock, limits: UNLIMITED_APIS });
   const metrics = new ControllerMetrics({ processMetrics: false });
   let perPass = new Map<string, number>();
   const caller = new GcpCaller({
@@ -263,7 +116,7 @@ async function measure(perScope: { run: number; sql: number; vpc: number; bs: nu
     reconcilers: RECONCILERS,
     clock,
     gates: async () => undefined,
-    lease: new FileLease({ path: join(dir, "lease.json"), clock }),
+    lease: new LeaderElector({ store: new FileLeaseStore({ path: join(dir, "lease.json") }), clock }),
     metrics,
     stateFile: join(dir, "state.json"),
     // As `capstan run` does (src/cli/run.ts): give back what each pass used.
@@ -277,14 +130,10 @@ async function measure(perScope: { run: number; sql: number; vpc: number; bs: nu
   const memory = new Map<number, { rss: number; heap: number; heapTotal: number; external: number }>();
   for (let i = 1; i <= passes; i++) {
     perPass = new Map();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const summary = await controller.pass();
-    wallMs.push(performance.now() - t0);
-    const cpu = process.cpuUsage(cpu0);
-    cpuMs.push((cpu.user + cpu.system) / 1000);
+    const t = await timedPass(controller, `pass ${i}`);
+    cpuMs.push(t.cpuMs);
+    wallMs.push(t.wallMs);
     calls.push(perPass);
-    if (summary.outcome !== "converged") throw new Error(`pass ${i}: ${summary.outcome}: ${summary.message}`);
     if ([1, 10, 25, 50, 75, 100].includes(i) || i === passes) {
       gc();
       const m = process.memoryUsage();

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { GateHistoryCache } from "../apply/gate-history.ts";
 import { monitoringGateReader } from "../apply/gates.ts";
@@ -8,15 +8,16 @@ import {
   ControllerMetrics,
   createLogger,
   DirSource,
-  FileLease,
   GitSource,
   type SpecSource,
   StatusServer,
 } from "../controller/index.ts";
 import { releaseMemory } from "../controller/memory.ts";
+import { parseShard, type Shard, ShardedSource } from "../controller/shard.ts";
 import { Dashboard, DashboardFeed } from "../dashboard/index.ts";
 import { gcpAccess } from "../gcp/access.ts";
 import { GcpCaller } from "../gcp/call.ts";
+import { defaultIdentity, LeaseError, openLease, parseLeaseUrl, shardLease } from "../lease/index.ts";
 import { parseDuration } from "../spec/units.ts";
 import { UserError } from "./errors.ts";
 import { createRuntime, parseLimits, simulatorNow } from "./runtime.ts";
@@ -27,9 +28,11 @@ export interface RunFlags {
   readonly git?: string;
   readonly ref: string;
   readonly stateDir?: string;
-  readonly leaseFile?: string;
+  readonly lease?: string;
+  readonly shard?: string;
   readonly leaseDuration: string;
   readonly renewInterval: string;
+  readonly renewDeadline?: string;
   readonly interval: string;
   readonly jitter: string;
   readonly pollInterval: string;
@@ -65,25 +68,47 @@ function number(flag: string, value: string, ok: (n: number) => boolean, expecte
   return n;
 }
 
-/** sourceOf builds the spec source and the default state folder of the flags. */
-function sourceOf(flags: RunFlags): { source: SpecSource; stateDir: string } {
+/**
+ * defaultStateDir is where capstan keeps its lease file, state and git checkout when
+ * `--state-dir` is not given: `$XDG_STATE_HOME/capstan` (the XDG Base Directory
+ * specification's place for state that outlives a run), else `./.capstan` in the
+ * working directory. Never inside the specs: that is the user's git working tree.
+ */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  const xdg = env["XDG_STATE_HOME"];
+  return xdg ? resolve(xdg, "capstan") : resolve(cwd, ".capstan");
+}
+
+function inside(dir: string, parent: string): boolean {
+  const rel = relative(parent, dir);
+  return rel === "" || (!rel.startsWith("..") && !rel.startsWith("/"));
+}
+
+/** sourceOf builds the spec source and the state folder of the flags. */
+function sourceOf(flags: RunFlags, shard: Shard | undefined): { source: SpecSource; stateDir: string } {
+  const stateDir = resolve(flags.stateDir ?? defaultStateDir());
   if (flags.git) {
-    const stateDir = resolve(flags.stateDir ?? ".capstan");
     return {
       source: new GitSource({
         repo: flags.git,
         ref: flags.ref,
-        workdir: join(stateDir, "checkout"),
+        // Shards sharing a state folder must not share one checkout: git would race.
+        workdir: join(stateDir, shard ? `checkout-${shard.index}` : "checkout"),
         paths: flags.specs?.length ? flags.specs : ["."],
       }),
       stateDir,
     };
   }
   const paths = flags.specs?.length ? flags.specs : ["specs"];
-  for (const p of paths) if (!existsSync(p)) throw new UserError(`--specs ${p}: no such file or directory`);
-  const first = resolve(paths[0]!);
-  const base = statSync(first).isDirectory() ? first : dirname(first);
-  return { source: new DirSource({ paths }), stateDir: resolve(flags.stateDir ?? join(base, ".capstan")) };
+  for (const p of paths) {
+    if (!existsSync(p)) throw new UserError(`--specs ${p}: no such file or directory`);
+    if (inside(stateDir, resolve(p))) {
+      throw new UserError(
+        `the state folder ${stateDir} is inside --specs ${p}: capstan's lease and state would land in your spec files' working tree; pass --state-dir outside it (or set XDG_STATE_HOME)`,
+      );
+    }
+  }
+  return { source: new DirSource({ paths }), stateDir };
 }
 
 /** registerRun adds `capstan run`. */
@@ -98,11 +123,22 @@ export function registerRun(program: Command): void {
     .option("--ref <ref>", "the branch or tag of --git to follow", "main")
     .option(
       "--state-dir <dir>",
-      "where the lease, state and git checkout live (default: <specs>/.capstan, or ./.capstan with --git)",
+      "where the file lease, state and git checkout live (default: $XDG_STATE_HOME/capstan, else ./.capstan; never inside --specs)",
     )
-    .option("--lease-file <file>", "the single-writer lease (default: <state-dir>/lease.json)")
+    .option(
+      "--lease <url>",
+      "the single-writer lease: gs://BUCKET/OBJECT, k8s://NAMESPACE/NAME or file://PATH (default: file://<state-dir>/lease.json)",
+    )
+    .option(
+      "--shard <i/n>",
+      "own only the projects that hash to shard i of n (rendezvous hashing); the lease gets the suffix -i",
+    )
     .option("--lease-duration <d>", "a lease not renewed for this long may be taken over", "15s")
     .option("--renew-interval <d>", "how often the leader renews, and a standby retries", "5s")
+    .option(
+      "--renew-deadline <d>",
+      "the leader stops writing when it could not renew for this long (default: 2/3 of --lease-duration)",
+    )
     .option("--interval <d>", "time between passes when nothing triggers one", "5m")
     .option("--jitter <fraction>", "up to this fraction of the interval is added at random", "0.1")
     .option("--poll-interval <d>", "how often the specs (or the git ref) are checked for changes", "10s")
@@ -159,26 +195,57 @@ export function registerRun(program: Command): void {
         maxDelayMs: positiveDurationMs("backoff-max", flags.backoffMax),
         graceMs: durationMs("grace-period", flags.gracePeriod),
       };
-      if (timings.renewIntervalMs >= timings.leaseDurationMs) {
+      const renewDeadlineMs =
+        flags.renewDeadline === undefined
+          ? (timings.leaseDurationMs * 2) / 3
+          : positiveDurationMs("renew-deadline", flags.renewDeadline);
+      if (renewDeadlineMs >= timings.leaseDurationMs) {
         throw new UserError(
-          "--renew-interval must be shorter than --lease-duration, or the lease lapses between renewals",
+          "--renew-deadline must be shorter than --lease-duration: the gap is the margin that keeps a leader that cannot renew from writing after another took over",
         );
+      }
+      if (timings.renewIntervalMs >= renewDeadlineMs) {
+        throw new UserError(
+          "--renew-interval must be shorter than --renew-deadline (2/3 of --lease-duration by default), or the leader stops between two renewals",
+        );
+      }
+      const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+      if (flags.shard !== undefined && !shard) {
+        throw new UserError(`--shard must be I/N with 0 <= I < N <= 1000, e.g. 0/4, got \`${flags.shard}\``);
       }
       const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string; limit?: string[] }>();
       const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
-      const { source, stateDir } = sourceOf(flags);
+      const { source: base, stateDir } = sourceOf(flags, shard);
+      const source = shard ? new ShardedSource(base, shard) : base;
+      let where: ReturnType<typeof parseLeaseUrl>;
+      try {
+        where = parseLeaseUrl(flags.lease ?? join(stateDir, "lease.json"));
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      if (shard) where = shardLease(where, shard.index);
+      const identity = defaultIdentity();
+      // Against a custom endpoint (the simulator), the placeholder token names this
+      // instance, so the simulator's request log tells which instance made each call.
+      const token = `capstan-sim-token.${identity}`;
       // Against capstan's simulator, its timeline (see simulatorNow).
       const rt = createRuntime({
         endpoint,
         limits: parseLimits(g.limit ?? []),
         timeScale: g.timeScale === undefined ? undefined : Number(g.timeScale),
         epoch: endpoint ? await simulatorNow(endpoint) : undefined,
+        placeholderToken: token,
       });
       const clock = rt.clock;
-      const lease = new FileLease({
-        path: resolve(flags.leaseFile ?? join(stateDir, "lease.json")),
+      const lease = await openLease(where, {
         clock,
+        identity,
         leaseDurationMs: timings.leaseDurationMs,
+        renewDeadlineMs,
+        gcsEndpoint: endpoint,
+        gcsToken: token,
+      }).catch((err: unknown) => {
+        throw err instanceof LeaseError ? new UserError(err.message) : err;
       });
       const log = createLogger({ clock, level: flags.logLevel, labels: { instance: lease.identity } });
       const metrics = new ControllerMetrics({ budgets: () => rt.limiter.stats() });
@@ -198,7 +265,8 @@ export function registerRun(program: Command): void {
         lease,
         metrics,
         logger: log,
-        stateFile: join(stateDir, "state.json"),
+        shard,
+        stateFile: join(stateDir, shard ? `state-${shard.index}.json` : "state.json"),
         intervalMs: timings.intervalMs,
         jitter,
         pollIntervalMs: timings.pollIntervalMs,
@@ -230,8 +298,9 @@ export function registerRun(program: Command): void {
           host: flags.host,
           source: source.location,
           ref: source.ref,
-          lease: lease.path,
+          lease: lease.url,
           identity: lease.identity,
+          shard: shard ? `${shard.index}/${shard.count}` : undefined,
         },
         "serving status",
       );
@@ -256,6 +325,7 @@ export function registerRun(program: Command): void {
         await lease.release().catch(() => {});
       }
       await server.close();
+      await lease.close().catch(() => {});
       await rt.close().catch(() => {});
       log.info({ outcome }, "exiting");
       process.exitCode = 0;

@@ -19,6 +19,8 @@ export interface RuntimeOptions {
   readonly clock?: Clock | undefined;
   /** Clock time to start from, in epoch ms (a simulator's current time, to share its timeline). */
   readonly epoch?: number | undefined;
+  /** The bearer token sent to a custom endpoint (see GcpClientOptions). */
+  readonly placeholderToken?: string | undefined;
 }
 
 /**
@@ -58,7 +60,10 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const clock =
     options.clock ??
     new ScaledClock({ scale, ...(options.epoch === undefined ? {} : { epoch: options.epoch }) });
-  const clients = createClients({ endpoint: options.endpoint });
+  const clients = createClients({
+    endpoint: options.endpoint,
+    ...(options.placeholderToken ? { placeholderToken: options.placeholderToken } : {}),
+  });
   const limiter = new RateLimiter({ clock, ...(options.limits ? { limits: options.limits } : {}) });
   const caller = new GcpCaller({ clock, limiter });
   return {

@@ -19,7 +19,6 @@ export {
   type StatusServerOptions,
   type StatusSource,
 } from "./http.ts";
-export { FileLease, type FileLeaseOptions, LeaseError, type LeaseRecord } from "./lease.ts";
 export { createLogger, LABELS_KEY, type LoggerOptions, looksSecret, REDACTED, redact } from "./log.ts";
 export { ControllerMetrics, type ControllerMetricsOptions, codeName } from "./metrics.ts";
 export { type Admission, WorkQueue, type WorkQueueOptions } from "./queue.ts";

@@ -12,7 +12,15 @@ const STATUS: ControllerStatus = {
   instance: {
     identity: "host-1-42-abc",
     role: "leader",
-    lease: { path: "specs/.capstan/lease.json", holder: "host-1-42-abc" },
+    lease: {
+      url: "gs://capstan-leases/staging/lease",
+      state: "leader",
+      holder: "host-1-42-abc",
+      term: 3,
+      renewedAt: T1,
+      lost: undefined,
+      error: undefined,
+    },
   },
   source: {
     type: "git",
@@ -118,7 +126,7 @@ describe("renderStatus", () => {
     const text = renderStatus(STATUS);
     const lines = text.split("\n");
     expect(lines[0]).toBe(
-      "capstan run leader host-1-42-abc, git https://example.com/infra.git (main) at 0123456",
+      "capstan run leader host-1-42-abc, lease gs://capstan-leases/staging/lease term 3, git https://example.com/infra.git (main) at 0123456",
     );
     expect(lines[1]).toBe("pass 4 partial, 5m ago: 1 of 2 resource(s) up to date");
     expect(lines[3]).toMatch(/^KIND\s+NAME\s+READY\s+STATUS\s+REASON\s+APPLIED\s+COMMIT\s+AGE\s+MESSAGE$/);

@@ -5,6 +5,8 @@
  * that it is stuck on an error and needs a person (or a retry after backoff).
  */
 
+import type { LeaseStatus } from "../lease/index.ts";
+
 /** ConditionType is one of the kstatus conditions capstan reports. */
 export type ConditionType = "Ready" | "Reconciling" | "Stalled";
 
@@ -112,7 +114,10 @@ export interface ControllerStatus {
     readonly identity: string;
     /** `leader` applies; `standby` only plans (another process holds the lease). */
     readonly role: "leader" | "standby";
-    readonly lease: { readonly path: string; readonly holder: string | undefined };
+    /** The lease: its URL, who holds it under which term, and why this instance lost it if it did. */
+    readonly lease: LeaseStatus;
+    /** With `--shard I/N`: this instance's shard. */
+    readonly shard?: { readonly index: number; readonly count: number } | undefined;
   };
   readonly source: {
     readonly type: "dir" | "git";
@@ -194,6 +199,14 @@ function table(rows: readonly (readonly string[])[]): string {
     .join("\n");
 }
 
+/** leaseLine says who holds the lease under which term, and why this instance lost it. */
+function leaseLine(l: LeaseStatus, role: ControllerStatus["instance"]["role"]): string {
+  const term = l.term === undefined ? "" : ` term ${l.term}`;
+  if (role === "leader") return `lease ${l.url}${term}`;
+  const lost = l.lost ? `; lost term ${l.lost.term} at ${l.lost.at}: ${l.lost.reason}` : "";
+  return `lease ${l.url} held by ${l.holder ?? "nobody"}${term}${lost}`;
+}
+
 /**
  * renderStatus prints a status document as `capstan status` shows it: one header line
  * for the instance and its source, then one line per resource, like `kubectl get`.
@@ -205,7 +218,7 @@ export function renderStatus(s: ControllerStatus): string {
       ? `git ${s.source.location}${s.source.ref ? ` (${s.source.ref})` : ""} at ${short(s.source.commit)}`
       : `specs ${s.source.location}`;
   lines.push(
-    `capstan run ${s.instance.role} ${s.instance.identity}${s.instance.role === "standby" && s.instance.lease.holder ? ` (leader: ${s.instance.lease.holder})` : ""}, ${src}`,
+    `capstan run ${s.instance.role} ${s.instance.identity}${s.instance.shard ? ` shard ${s.instance.shard.index}/${s.instance.shard.count}` : ""}, ${leaseLine(s.instance.lease, s.instance.role)}, ${src}`,
   );
   const last = s.lastPass;
   lines.push(

@@ -38,7 +38,19 @@ const resource = (
 const status: ControllerStatus = {
   kind: "capstan.dev/run-status/v1",
   now: new Date(clock.now()).toISOString(),
-  instance: { identity: "me", role: "leader", lease: { path: "/l", holder: "me" } },
+  instance: {
+    identity: "me",
+    role: "leader",
+    lease: {
+      url: "file:///l",
+      state: "leader",
+      holder: "me",
+      term: 1,
+      renewedAt: undefined,
+      lost: undefined,
+      error: undefined,
+    },
+  },
   source: {
     type: "dir",
     location: "specs",

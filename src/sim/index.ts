@@ -3,11 +3,13 @@ import { parse as parseYaml } from "yaml";
 import { compute } from "./compute/index.ts";
 import { type Fixture, Simulator, type SimulatorOptions } from "./core/server.ts";
 import type { SimServiceFactory } from "./core/types.ts";
+import { kubernetes } from "./kubernetes/index.ts";
 import { connectLoadModel, loadModel } from "./load/index.ts";
 import { monitoring } from "./monitoring/index.ts";
 import { cloudRun } from "./run/index.ts";
 import { secretManager } from "./secretmanager/index.ts";
 import { cloudSql } from "./sqladmin/index.ts";
+import { storage } from "./storage/index.ts";
 import { vpcAccess } from "./vpcaccess/index.ts";
 
 export type { FaultInput, FaultRule } from "./core/faults.ts";
@@ -24,6 +26,9 @@ export const ALL_SERVICES: readonly SimServiceFactory[] = [
   compute,
   cloudRun,
   monitoring,
+  // Served by path, not by proto: the lease's Cloud Storage objects and Kubernetes Lease.
+  storage,
+  kubernetes,
   // Last: its snapshots read the other services, which a fixture must have loaded first.
   loadModel,
 ];

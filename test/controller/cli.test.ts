@@ -1,76 +1,18 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { LeaseRecord } from "../../src/controller/lease.ts";
-import type { ControllerStatus } from "../../src/controller/status.ts";
+import type { FileLeaseRecord } from "../../src/lease/index.ts";
 import type { Fixture } from "../../src/sim/index.ts";
+import { type Child, CLI, ROOT, spawnCapstan } from "../helpers/capstan-process.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
+import { CLUSTER_SPECS } from "../lease/cluster.ts";
 import { readiness, tempDir, writeSpecs } from "./harness.ts";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const CLI = join(ROOT, "src", "cli", "capstan.ts");
 const P = "acme-staging";
 
-/** A `capstan run` child process, its JSON log lines and its status port. */
-interface Child {
-  readonly proc: ChildProcess;
-  readonly logs: Record<string, unknown>[];
-  readonly port: Promise<number>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  status(): Promise<ControllerStatus>;
-  metric(prefix: string): Promise<number>;
-}
-
-function spawnCapstan(args: readonly string[]): Child {
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  const logs: Record<string, unknown>[] = [];
-  let stderr = "";
-  let buffer = "";
-  let portFound: (p: number) => void;
-  let portFailed: (e: Error) => void;
-  const port = new Promise<number>((resolve, reject) => {
-    portFound = resolve;
-    portFailed = reject;
-  });
-  proc.stdout!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString("utf8");
-    const lines = buffer.split("\n");
-    buffer = lines.pop() ?? "";
-    for (const line of lines) {
-      if (!line.startsWith("{")) continue;
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      logs.push(entry);
-      if (entry["message"] === "serving status") portFound(entry["port"] as number);
-    }
-  });
-  proc.stderr!.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8");
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.on("exit", (code, signal) => {
-      portFailed(new Error(`capstan exited (${code ?? signal}) before serving: ${stderr}`));
-      resolve({ code, signal });
-    });
-  });
-  const url = async (path: string) => `http://127.0.0.1:${await port}${path}`;
-  return {
-    proc,
-    logs,
-    port,
-    exited,
-    status: async () => (await (await fetch(await url("/status"))).json()) as ControllerStatus,
-    metric: async (prefix: string) => {
-      const text = await (await fetch(await url("/metrics"))).text();
-      return text
-        .split("\n")
-        .filter((l) => l.startsWith(prefix))
-        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
-    },
-  };
-}
-
 function runArgs(endpoint: string, specsDir: string, extra: readonly string[] = []): string[] {
+  // The state folder beside the specs (never inside them), one per test.
   return [
     "--endpoint",
     endpoint,
@@ -79,12 +21,17 @@ function runArgs(endpoint: string, specsDir: string, extra: readonly string[] = 
     "run",
     "--specs",
     specsDir,
+    "--state-dir",
+    join(specsDir, "..", "state"),
     "--port",
     "0",
     "--host",
     "127.0.0.1",
     "--log-level",
     "debug",
+    // 0.6 s real at ×1000: a late renewal on a loaded machine must not stop the leader.
+    "--lease-duration",
+    "10m",
     ...extra,
   ];
 }
@@ -107,16 +54,8 @@ describe("capstan run as a process", () => {
     cleanup = t.remove;
     const specsDir = join(t.dir, "specs");
     await writeSpecs(specsDir, {
-      "capstan.yaml": `project: ${P}\nregion: europe-west1\n`,
-      "db.yaml": `apiVersion: capstan.dev/v1alpha1
-kind: SqlInstance
-metadata:
-  name: main-db
-spec:
-  databaseFlags:
-    max_connections: 200
-  allowRestart: true
-`,
+      "capstan.yaml": CLUSTER_SPECS["capstan.yaml"],
+      "db.yaml": CLUSTER_SPECS["db.yaml"],
     });
     const fixture: Fixture = {
       // A 20-minute restart (1.2 s at ×1000), so the kill lands while it runs.
@@ -145,8 +84,8 @@ spec:
     await vi.waitFor(() => expect(patches()).toHaveLength(1), { timeout: 40_000, interval: 5 });
     first.proc.kill("SIGKILL");
     expect((await first.exited).signal).toBe("SIGKILL");
-    const leaseFile = join(specsDir, ".capstan", "lease.json");
-    const stale = JSON.parse(readFileSync(leaseFile, "utf8")) as LeaseRecord;
+    const leaseFile = join(t.dir, "state", "lease.json");
+    const stale = JSON.parse(readFileSync(leaseFile, "utf8")) as FileLeaseRecord;
     expect(stale.pid).toBe(first.proc.pid);
 
     const second = spawnCapstan(runArgs(h.endpoint, specsDir, ["--interval", "1h"]));
@@ -165,12 +104,16 @@ spec:
     const flags = (sim.dump()["sql"] as { instances: { settings: { databaseFlags: unknown[] } }[] })
       .instances[0]!.settings.databaseFlags;
     expect(flags).toContainEqual({ name: "max_connections", value: "200" });
-    const taken = JSON.parse(readFileSync(leaseFile, "utf8")) as LeaseRecord;
+    const taken = JSON.parse(readFileSync(leaseFile, "utf8")) as FileLeaseRecord;
     expect(taken).toMatchObject({ pid: second.proc.pid, leaseTransitions: 1 });
 
     second.proc.kill("SIGTERM");
     expect(await second.exited).toEqual({ code: 0, signal: null });
-    expect(existsSync(leaseFile)).toBe(false);
+    // Released as client-go releases: an empty holder, the term kept for the next one.
+    expect(JSON.parse(readFileSync(leaseFile, "utf8"))).toMatchObject({
+      holderIdentity: "",
+      leaseTransitions: 1,
+    });
   }, 90_000);
 
   it("started twice together, only one writes; on SIGTERM it exits 0, the other takes over, and capstan status shows it", async () => {
@@ -266,7 +209,7 @@ spec:
     const code = await new Promise<number | null>((resolve) => status.on("exit", (c) => resolve(c)));
     expect(code).toBe(0);
     const lines = out.split("\n");
-    expect(lines[0]).toMatch(/^capstan run leader \S+, specs /);
+    expect(lines[0]).toMatch(/^capstan run leader \S+, lease file:\S+ term \d+, specs /);
     expect(lines.find((l) => l.startsWith("HealthCheck") && l.includes("b-hc"))).toMatch(
       /^HealthCheck\s+b-hc\s+True\s+Current\s+DriftCorrected\s+[0-9a-f]{7}\s+-\s/,
     );

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import { Controller, type ControllerOptions } from "../../src/controller/controller.ts";
-import { FileLease } from "../../src/controller/lease.ts";
 import { createLogger } from "../../src/controller/log.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
 import { DirSource, type SpecSource } from "../../src/controller/source.ts";
@@ -11,6 +10,7 @@ import type { ResourceStatus } from "../../src/controller/status.ts";
 import { gcpAccess } from "../../src/gcp/access.ts";
 import { GcpCaller } from "../../src/gcp/call.ts";
 import { RateLimiter } from "../../src/gcp/ratelimit.ts";
+import { FileLeaseStore, LeaderElector } from "../../src/lease/index.ts";
 import type { Reconcilers } from "../../src/plan/build.ts";
 import { backendServiceReconciler } from "../../src/reconcilers/backend-service.ts";
 import { healthCheckReconciler } from "../../src/reconcilers/health-check.ts";
@@ -47,7 +47,7 @@ export async function writeSpecs(dir: string, files: Readonly<Record<string, str
 export interface RunningController {
   readonly controller: Controller;
   readonly metrics: ControllerMetrics;
-  readonly lease: FileLease;
+  readonly lease: LeaderElector;
   readonly logs: Record<string, unknown>[];
   /** The resource's status, by `Kind/name`. */
   resource(address: string): ResourceStatus | undefined;
@@ -80,10 +80,13 @@ export function controllerFor(
       if (meta.write) writes += 1;
     },
   });
-  const lease = new FileLease({
-    path: join(options.stateDir, "lease.json"),
+  const lease = new LeaderElector({
+    store: new FileLeaseStore({ path: join(options.stateDir, "lease.json") }),
     clock,
-    leaseDurationMs: options.leaseDurationMs ?? 15_000,
+    // 15 s of real time whatever the clock's scale, so a renewal late by seconds on a
+    // loaded machine does not stop the leader's writes (its renew deadline) in tests
+    // about something else.
+    leaseDurationMs: options.leaseDurationMs ?? 15_000 * clock.scale,
   });
   const logs: Record<string, unknown>[] = [];
   const destination = new Writable({
@@ -96,7 +99,8 @@ export function controllerFor(
     reconcilers: RECONCILERS_WITHOUT_RUN,
     stateFile: join(options.stateDir, "state.json"),
     pollIntervalMs: 5_000,
-    renewIntervalMs: 5_000,
+    // Renewals 0.5 s of real time apart, not a hot loop of lease writes on a fast clock.
+    renewIntervalMs: 500 * clock.scale,
     ...options,
     source: options.source ?? new DirSource({ paths: [options.specsDir] }),
     gcp: gcpAccess(h.gcp, caller),

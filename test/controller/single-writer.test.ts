@@ -51,7 +51,9 @@ describe("capstan run: two instances over the same specs", () => {
         stateDir: join(specsDir, ".capstan"),
         intervalMs: 30_000,
         renewIntervalMs: 5_000,
-        leaseDurationMs: 60_000,
+        // 0.6 s real: a renewal late by less than 0.4 s (the renew deadline) on a loaded
+        // machine must not stop the leader's writes.
+        leaseDurationMs: 600_000,
       });
     pair = [make(), make()];
     for (const c of pair) c.controller.start();

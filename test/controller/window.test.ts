@@ -35,10 +35,10 @@ describe("capstan run: disruptive changes", () => {
   it("waits for the maintenance window to restart, and refuses a restart the spec did not consent to", async () => {
     const t = await tempDir("capstan-window-");
     cleanup = t.remove;
-    // ×10,000: the window opens two to three simulated hours from now (0.72 to 1.08 s), far
-    // later than the first pass ends.
+    // ×10,000: the window opens seven to eight simulated hours from now (2.5 to 2.9 s), far
+    // later than the first pass ends, even on a loaded machine.
     h = await startSim(FIXTURE, { timeScale: 10_000 });
-    const next = new Date(h.sim.clock.now() + 3 * 3_600_000);
+    const next = new Date(h.sim.clock.now() + 8 * 3_600_000);
     const day = ((next.getUTCDay() + 6) % 7) + 1;
     const specsDir = join(t.dir, "specs");
     await writeSpecs(specsDir, {
@@ -49,7 +49,7 @@ describe("capstan run: disruptive changes", () => {
       ),
       "billing.yaml": sqlSpec("billing-db", ""),
     });
-    c = controllerFor(h, { specsDir, stateDir: join(t.dir, "state"), intervalMs: 6 * 3_600_000 });
+    c = controllerFor(h, { specsDir, stateDir: join(t.dir, "state"), intervalMs: 12 * 3_600_000 });
     c.controller.start();
     await vi.waitFor(() => expect(c.controller.status().passes).toBeGreaterThan(0), {
       timeout: 15_000,

@@ -10,6 +10,11 @@ export interface FaultMatch {
   readonly rpc?: string;
   /** A regular expression the request path must match. */
   readonly path?: string;
+  /**
+   * The caller, as the request log names it (see RequestLogEntry.principal), so a fault
+   * can cut off one process only (a partition of one `capstan run`).
+   */
+  readonly principal?: string;
 }
 
 /** FaultRule is an injected fault, as posted to `/__sim/faults`. */
@@ -66,10 +71,7 @@ export class Faults {
    * take returns the first active rule of the given sort that matches the call and
    * consumes one of its uses.
    */
-  take(
-    sort: "error" | "latencyMs" | "failOperation",
-    call: { api: string; method: string; rpc: string; path: string },
-  ): FaultRule | undefined {
+  take(sort: "error" | "latencyMs" | "failOperation", call: FaultCall): FaultRule | undefined {
     const rule = this.#rules.find((r) => r[sort] !== undefined && matches(r.match, call));
     if (!rule) return undefined;
     if (rule.remaining !== undefined) {
@@ -80,7 +82,17 @@ export class Faults {
   }
 }
 
-function matches(m: FaultMatch, call: { api: string; method: string; rpc: string; path: string }): boolean {
+/** FaultCall is what a fault is matched against. */
+export interface FaultCall {
+  readonly api: string;
+  readonly method: string;
+  readonly rpc: string;
+  readonly path: string;
+  readonly principal?: string | undefined;
+}
+
+function matches(m: FaultMatch, call: FaultCall): boolean {
+  if (m.principal && m.principal !== call.principal) return false;
   if (m.api && m.api !== call.api) return false;
   if (m.method && m.method.toUpperCase() !== call.method) return false;
   if (m.rpc && call.rpc !== m.rpc && !call.rpc.endsWith(`.${m.rpc}`)) return false;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ScaledClock } from "../../clock/index.ts";
@@ -8,6 +9,8 @@ import { type CompiledRoute, compileRule } from "./protos.ts";
 import { type QuotaLimit, Quotas } from "./quotas.ts";
 import type {
   EditRequest,
+  HttpAnswer,
+  HttpRoute,
   JsonObject,
   SimContext,
   SimRequest,
@@ -30,6 +33,13 @@ export interface RequestLogEntry {
   readonly rpc: string;
   readonly status: number;
   readonly write: boolean;
+  /**
+   * Who called, as GCP's audit logs name a principal: the simulator does not check
+   * tokens, so the bearer token capstan sends a custom endpoint (`capstan-sim-token`,
+   * or one naming the instance) is the caller. Any other token is shown only as a
+   * hash prefix, never in full.
+   */
+  readonly principal?: string | undefined;
   readonly location?: string | undefined;
   /** The request body as received, for writes. */
   readonly body?: JsonObject | undefined;
@@ -86,11 +96,7 @@ export interface StateChange {
   readonly rpc?: string | undefined;
 }
 
-/** HttpAnswer is a response in transport-neutral form. */
-export interface HttpAnswer {
-  readonly status: number;
-  readonly body: unknown;
-}
+export type { HttpAnswer } from "./types.ts";
 
 const SETTINGS_KEYS = new Set(["timeScale", "quotas", "durations"]);
 
@@ -263,15 +269,18 @@ export class Simulator {
   async #serveNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : v;
     const answer = await this.handle(
       req.method ?? "GET",
       req.url ?? "/",
       req.headers.authorization,
       Buffer.concat(chunks).toString("utf8"),
+      headers,
     );
-    const text = JSON.stringify(answer.body);
+    const text = answer.text ?? JSON.stringify(answer.body);
     res.writeHead(answer.status, {
-      "content-type": "application/json; charset=UTF-8",
+      "content-type": answer.contentType ?? "application/json; charset=UTF-8",
       "content-length": Buffer.byteLength(text),
     });
     res.end(text);
@@ -279,41 +288,46 @@ export class Simulator {
 
   /**
    * handle serves one HTTP request in-process. `url` is a path with query string;
-   * `authorization` is the Authorization header.
+   * `authorization` is the Authorization header; `headers` the others (lower-cased).
    */
   async handle(
     method: string,
     url: string,
     authorization: string | undefined,
     bodyText: string,
+    headers: Readonly<Record<string, string | undefined>> = {},
   ): Promise<HttpAnswer> {
     const u = new URL(url, "http://sim");
     if (u.pathname.startsWith("/__sim/")) return this.#control(method, u, bodyText);
     this.tick();
-    const matched = this.#match(method, u.pathname);
-    const api = matched?.service.api ?? "unknown";
-    const rpcName = matched?.route.rpc.fullName ?? "unknown";
+    const http = this.#matchHttp(method, u.pathname);
+    const matched = http ? undefined : this.#match(method, u.pathname);
+    const owner = http?.service ?? matched?.service;
+    const api = owner?.api ?? "unknown";
+    const rpcName = http?.route.rpc ?? matched?.route.rpc.fullName ?? "unknown";
     const location = /\/(?:locations|regions|zones)\/([^/]+)/.exec(u.pathname)?.[1];
-    const write = method !== "GET";
+    const write = http ? http.route.write : method !== "GET";
+    const principal = principalOf(authorization);
     let body: JsonObject | undefined;
     const answer = await (async (): Promise<HttpAnswer> => {
       try {
         // Auth is checked first, as GCP's front end does: a request without a token
         // never reaches the API (https://cloud.google.com/docs/authentication/rest).
-        if (!authorization || !/^Bearer \S+/.test(authorization)) {
+        if (!principal) {
           throw new SimError(
             "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
             { status: "UNAUTHENTICATED", reason: "CREDENTIALS_MISSING", domain: "googleapis.com" },
           );
         }
-        if (!matched) {
+        if (!matched && !http) {
           throw new SimError(`The requested URL ${u.pathname} was not found on this server.`, {
             status: "NOT_FOUND",
           });
         }
-        const { route, service } = matched;
-        body = bodyText ? parseJson(bodyText) : undefined;
-        const request = this.#decode(route, u, body);
+        const contentType = headers["content-type"] ?? "";
+        if (http && bodyText && /json/.test(contentType)) body = parseJson(bodyText);
+        else if (!http) body = bodyText ? parseJson(bodyText) : undefined;
+        const request = matched ? this.#decode(matched.route, u, body) : {};
         const quota = this.quotas.check(api, write, location, this.clock.now());
         if (!quota.ok) {
           // The shape GCP sends for a rate quota: 429 RESOURCE_EXHAUSTED, ErrorInfo
@@ -336,7 +350,7 @@ export class Simulator {
             },
           );
         }
-        const call = { api, method, rpc: rpcName, path: u.pathname };
+        const call = { api, method, rpc: rpcName, path: u.pathname, principal };
         const slow = this.faults.take("latencyMs", call);
         if (slow?.latencyMs) await this.clock.sleep(slow.latencyMs);
         const failing = this.faults.take("error", call);
@@ -347,6 +361,20 @@ export class Simulator {
             ...(failing.error.reason ? { reason: failing.error.reason } : {}),
           });
         }
+        if (http) {
+          const answer = await http.route.serve({
+            method,
+            path: u.pathname,
+            query: u.searchParams,
+            headers,
+            body: bodyText,
+            ctx: this.context,
+          });
+          if (write && answer.status < 300)
+            this.#changed({ cause: "write", time: this.clock.now(), rpc: rpcName });
+          return answer;
+        }
+        const { route, service } = matched!;
         const handler = service.handlers[route.rpc.fullName];
         if (!handler) {
           throw new SimError(`Method ${route.rpc.fullName} is not implemented by the simulator.`, {
@@ -374,7 +402,9 @@ export class Simulator {
               : encode(route.rpc.responseType, result, alt.includes("enum-encoding=int")),
         };
       } catch (err) {
-        if (err instanceof SimError) return { status: err.httpCode, body: err.toJSON() };
+        if (err instanceof SimError) {
+          return owner?.renderError ? owner.renderError(err) : { status: err.httpCode, body: err.toJSON() };
+        }
         const message = err instanceof Error ? err.message : String(err);
         return {
           status: 500,
@@ -390,6 +420,7 @@ export class Simulator {
       rpc: rpcName,
       status: answer.status,
       write,
+      principal,
       location,
       body: write ? body : undefined,
       ...(this.#captureResponses ? { response: answer.body } : {}),
@@ -400,6 +431,14 @@ export class Simulator {
   #record(e: Omit<RequestLogEntry, "seq" | "time">): void {
     this.#log.push({ seq: ++this.#logSeq, time: this.clock.now(), ...e });
     if (this.#log.length > this.#logLimit) this.#log.splice(0, this.#log.length - this.#logLimit);
+  }
+
+  #matchHttp(method: string, path: string): { route: HttpRoute; service: SimService } | undefined {
+    for (const service of this.#services) {
+      const route = service.route?.(method, path);
+      if (route) return { route, service };
+    }
+    return undefined;
   }
 
   #match(method: string, path: string): { route: CompiledRoute; service: SimService } | undefined {
@@ -491,6 +530,14 @@ export class Simulator {
       return { status: 400, body: { error: { code: 400, message } } };
     }
   }
+}
+
+/** principalOf names the caller of a bearer token (see RequestLogEntry.principal); undefined without one. */
+function principalOf(authorization: string | undefined): string | undefined {
+  const token = /^Bearer (\S+)/.exec(authorization ?? "")?.[1];
+  if (!token) return undefined;
+  if (token.startsWith("capstan-sim-token")) return token;
+  return `sha256:${createHash("sha256").update(token).digest("hex").slice(0, 12)}`;
 }
 
 function parseJson(text: string): JsonObject {

@@ -1,4 +1,5 @@
 import type { Clock } from "../../clock/index.ts";
+import type { SimError } from "./errors.ts";
 import type { FaultRule } from "./faults.ts";
 import type { RpcDescriptor } from "./protos.ts";
 
@@ -61,6 +62,37 @@ export interface EditRequest {
   readonly patch: JsonObject;
 }
 
+/** HttpAnswer is a response in transport-neutral form. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  /** The body as raw text (a download), instead of JSON. */
+  readonly text?: string;
+  readonly contentType?: string;
+}
+
+/** HttpCall is one request to an HTTP-level service, as received. */
+export interface HttpCall {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Request headers, lower-cased names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: string;
+  readonly ctx: SimContext;
+}
+
+/**
+ * HttpRoute is one call an HTTP-level service serves: APIs whose REST shape no client
+ * proto describes (the Cloud Storage JSON API, the Kubernetes API) route by hand.
+ */
+export interface HttpRoute {
+  /** The method's name for logs, quotas and fault matching, e.g. `storage.objects.patch`. */
+  readonly rpc: string;
+  readonly write: boolean;
+  serve(call: HttpCall): HttpAnswer | Promise<HttpAnswer>;
+}
+
 /**
  * SimService is one simulated GCP API: its routes (from the client library's protos),
  * its handlers and its state.
@@ -80,6 +112,14 @@ export interface SimService {
   dump(): JsonObject;
   /** edit applies an out-of-band change, bumping etags/fingerprints as GCP would. */
   edit?(req: EditRequest): JsonObject;
+  /** route matches a call of an HTTP-level service (no protos: `rpcs` is empty). */
+  route?(method: string, path: string): HttpRoute | undefined;
+  /**
+   * renderError renders an error the server raises for this service's calls (no
+   * credentials, quota, injected fault) in the API's own error format.
+   * @default Google's JSON error format
+   */
+  renderError?(err: SimError): HttpAnswer;
 }
 
 /** SimServiceFactory builds a service over a shared context. */
