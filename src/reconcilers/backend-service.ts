@@ -580,7 +580,11 @@ export const backendServiceReconciler = {
       drainingTimeoutSec:
         bs.connectionDraining?.drainingTimeoutSec ?? BACKEND_SERVICE_DEFAULTS.drainingTimeoutSec,
     };
-    out["healthChecks"] = (bs.healthChecks ?? []).map((h) => relativeReference(h, project)).sort();
+    // Both lists are sets to Compute: one resource named twice (by a compute/v1 and a
+    // compute/beta URL, say) is one entry.
+    out["healthChecks"] = [
+      ...new Set((bs.healthChecks ?? []).map((h) => relativeReference(h, project))),
+    ].sort();
     out["logConfig"] = {
       enable: bs.logConfig?.enable ?? BACKEND_SERVICE_DEFAULTS.logEnable,
       sampleRate: float32(bs.logConfig?.sampleRate ?? BACKEND_SERVICE_DEFAULTS.logSampleRate),
@@ -596,7 +600,10 @@ export const backendServiceReconciler = {
       }
       out["outlierDetection"] = shape;
     }
-    out["backends"] = sortedBackends((bs.backends ?? []).map((b) => normalizeBackend(b, live, project)));
+    const backends = (bs.backends ?? []).map((b) => normalizeBackend(b, live, project));
+    out["backends"] = sortedBackends(
+      backends.filter((b, i) => backends.findIndex((x) => deepEqual(x, b)) === i),
+    );
     return out;
   },
 

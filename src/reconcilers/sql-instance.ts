@@ -355,16 +355,23 @@ export const sqlInstanceReconciler = {
       if (f.name) flags[f.name] = f.value ?? "";
     }
     out["databaseFlags"] = flags;
-    // Day 0 and hour 0 are what Cloud SQL reports when no window is set ("any window"); an
+    // Real Cloud SQL leaves settings.maintenanceWindow out when none is set
+    // (test/fixtures/recorded/sql/instance-postgres-minimal.json); a day outside 1-7 (0, or
+    // absent) is "any window", whose hour means nothing, so neither is stated. An
     // unspecified update track is the console's "Any" timing, which no spec value names
-    // (https://cloud.google.com/sql/docs/postgres/set-maintenance-window).
+    // (https://cloud.google.com/sql/docs/postgres/set-maintenance-window). What remains is
+    // what a spec can say; nothing remaining leaves the window out, so a spec's window
+    // shows every field it states as new.
     const mw: IMaintenanceWindow = settings.maintenanceWindow ?? {};
+    const day = wrapped(mw.day);
     const track = enumName(mw.updateTrack, UpdateTrack);
-    out["maintenanceWindow"] = {
-      day: wrapped(mw.day) ?? 0,
-      hour: wrapped(mw.hour) ?? 0,
-      ...(track !== undefined && track !== "SQL_UPDATE_TRACK_UNSPECIFIED" ? { updateTrack: track } : {}),
-    };
+    const window: Record<string, unknown> = {};
+    if (day !== undefined && day >= 1 && day <= 7) {
+      window["day"] = day;
+      window["hour"] = wrapped(mw.hour) ?? 0;
+    }
+    if (track !== undefined && track !== "SQL_UPDATE_TRACK_UNSPECIFIED") window["updateTrack"] = track;
+    if (Object.keys(window).length > 0) out["maintenanceWindow"] = window;
     return out;
   },
 
