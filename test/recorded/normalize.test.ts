@@ -176,7 +176,9 @@ async function session(file: string) {
   const clients: GcpClients = createClients({ endpoint: await server.listen() });
   const clock = new ScaledClock({ scale: 1 });
   const gcp = gcpAccess(clients, new GcpCaller({ clock, limiter: new RateLimiter({ clock }) }));
-  const plan = async (text: string, project: string) => {
+  // `serverChecks: false` plans without the validate-only write a change makes Cloud Run
+  // check, which a server of recorded reads cannot answer.
+  const plan = async (text: string, project: string, serverChecks = true) => {
     const specs = parseSpecSet([{ path: "specs/recorded.yaml", text }], [], {
       cwd: "/",
       defaults: { project },
@@ -185,7 +187,7 @@ async function session(file: string) {
       specs.problems.map((p) => `${p.line}:${p.col} ${p.message}`),
       text,
     ).toEqual([]);
-    const { plan: p } = await buildPlan({ specs, gcp, reconcilers: RECONCILERS, clock });
+    const { plan: p } = await buildPlan({ specs, gcp, reconcilers: RECONCILERS, clock, serverChecks });
     return p;
   };
   const close = async () => {
@@ -240,6 +242,40 @@ describe("capstan's normalisation of recorded GCP bodies", () => {
         });
         // Each page was one list request with the page token of the last.
         expect(s.server.requests.some((q) => /[?&]pageToken=/.test(q)) || listed.length === 1).toBe(true);
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
+  it.each([
+    // Real Cloud Run fills a TCP startup probe (period 240 s) in a service created without one.
+    ["run/service-created-vcr.json", "runservice-1w5ax8rh1otic", ["template.startupProbe.period: 240 → 10"]],
+    // A body without the probe (written by a mock): the probe is unset live, and so is each field.
+    [
+      "run/service-basic.json",
+      "runservice-abc123",
+      [
+        "template.startupProbe.tcpSocket.port: undefined → 8080",
+        "template.startupProbe.period: undefined → 10",
+      ],
+    ],
+  ])(
+    "%s: a spec's value against the live default or its absence is a change",
+    async (file, name, changes) => {
+      const s = await session(file);
+      try {
+        const text = `apiVersion: capstan.dev/v1alpha1
+kind: CloudRunService
+metadata: {name: ${name}, region: us-central1}
+spec:
+  template:
+    startupProbe: {tcpSocket: {port: 8080}, period: 10s}
+`;
+        expect(summary(await s.plan(text, "example-project", false))).toEqual({
+          problems: [],
+          resources: [[`CloudRunService/${name}`, "update", changes]],
+        });
       } finally {
         await s.close();
       }
