@@ -104,7 +104,13 @@ describe("execute against the simulator (Cloud SQL)", () => {
   });
 
   it("waits for an operation already running on the instance instead of colliding with it", async () => {
-    const { run, events } = await setup();
+    // A restart of 1,500 simulated seconds (1.5 real ones here, inside the executor's
+    // 1,800 s operation timeout) is still running when capstan gets to write, however
+    // slowly a loaded machine runs up to there; 180 s (0.18 s real) was not always.
+    const { run, events } = await setup({
+      ...FIXTURE,
+      durations: { ...FIXTURE.durations, "sql.restart": 1500 },
+    });
     // Someone else restarts the instance just before capstan writes.
     await h.gcp.sql.instances.restart({ project: PROJECT, instance: "orders-db" });
     const report = await run();
