@@ -99,8 +99,8 @@ export class BackendServices extends GlobalResources<"backendService"> {
        * Connector recorded against real GCP, test/fixtures/recorded/compute/
        * backend-service-self-managed-vcr.json, whose create sent only its name, scheme,
        * draining, health check and IAP): description "", scheme EXTERNAL, session
-       * affinity NONE, cookie TTL 0, draining 0, protocol HTTP ("The default is HTTP"
-       * is the REST reference's wording for several fields; the cassette shows it), and
+       * affinity NONE, cookie TTL 0, draining 0, protocol HTTP (as both cassettes show;
+       * none recorded a serverless backend service, which gets it too), and
        * for backends that are not serverless timeoutSec 30, port 80 ("The default value
        * is 80", BackendService.port in compute.proto) and portName `http`; serverless
        * ones refuse the timeout and the named port. `enableCDN` stays absent until set,
