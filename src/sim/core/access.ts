@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { permissionForRpc, rolePermissions } from "../../gcp/permissions.ts";
+import { projectNumberOf } from "./projects.ts";
 
 /**
  * AccessFixture is the fixture's `access:` section: who calls, which projects exist,
@@ -12,7 +12,7 @@ import { permissionForRpc, rolePermissions } from "../../gcp/permissions.ts";
  *     capstan-sim-token: serviceAccount:capstan@acme-staging.iam.gserviceaccount.com
  *   projects:
  *     acme-staging:
- *       number: "123456789012"       # default: derived from the id
+ *       number: "123456789012"       # default: derived from the id (projectNumberOf)
  *       services: [run.googleapis.com, sqladmin.googleapis.com]   # default: every API
  *       bindings:                    # default: everyone may do everything
  *         - role: roles/run.viewer   # a predefined role (its permissions from src/gcp/permissions.ts),
@@ -82,9 +82,9 @@ export class Access {
   project(idOrNumber: string): SimProject | undefined {
     const listed = this.#fixture.projects;
     if (!listed)
-      return { id: idOrNumber, number: /^\d+$/.test(idOrNumber) ? idOrNumber : derivedNumber(idOrNumber) };
+      return { id: idOrNumber, number: /^\d+$/.test(idOrNumber) ? idOrNumber : projectNumberOf(idOrNumber) };
     for (const [id, p] of Object.entries(listed)) {
-      const number = p.number ?? derivedNumber(id);
+      const number = p.number ?? projectNumberOf(id);
       if (idOrNumber === id || idOrNumber === number) return { id, number };
     }
     return undefined;
@@ -126,10 +126,4 @@ export class Access {
     }
     return undefined;
   }
-}
-
-/** derivedNumber gives a project without a declared number a stable 12-digit one. */
-export function derivedNumber(id: string): string {
-  const n = BigInt(`0x${createHash("sha256").update(id).digest("hex").slice(0, 12)}`) % 900_000_000_000n;
-  return String(100_000_000_000n + n);
 }
