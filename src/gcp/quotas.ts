@@ -50,7 +50,33 @@ const SQL_QUOTAS = "https://cloud.google.com/sql/docs/quotas#api-rate-quotas";
 const COMPUTE_QUOTAS = "https://cloud.google.com/compute/api-quota";
 const RUN_QUOTAS = "https://cloud.google.com/run/quotas#api";
 
-const readWrite = (c: QuotaCall) => (c.write ? "write" : "read");
+/**
+ * readWriteQuotas are the two quotas of an API that counts reads and writes apart
+ * ("Read requests" and "Write requests", each `limits`, e.g. "per minute per region").
+ */
+function readWriteQuotas(o: {
+  readonly read: number;
+  readonly write: number;
+  readonly scope: QuotaScope;
+  readonly limits: string;
+  readonly source: string;
+}): ApiQuotas {
+  const category = (write: boolean): QuotaCategory => {
+    const quota = write ? "Write requests" : "Read requests";
+    return {
+      write,
+      perMinute: write ? o.write : o.read,
+      scope: o.scope,
+      quota,
+      limit: `${quota} ${o.limits}`,
+      source: o.source,
+    };
+  };
+  return {
+    categories: { read: category(false), write: category(true) },
+    categoryOf: (c) => (c.write ? "write" : "read"),
+  };
+}
 
 /**
  * API_QUOTAS are GCP's documented defaults for the APIs capstan calls.
@@ -159,69 +185,27 @@ export const API_QUOTAS: Readonly<Record<string, ApiQuotas>> = {
             ? "mutate"
             : "get",
   },
-  "run.googleapis.com": {
-    categories: {
-      read: {
-        write: false,
-        perMinute: 1000,
-        scope: "region",
-        quota: "Read requests",
-        limit: "Read requests per minute per region",
-        source: RUN_QUOTAS,
-      },
-      write: {
-        write: true,
-        perMinute: 60,
-        scope: "region",
-        quota: "Write requests",
-        limit: "Write requests per minute per region",
-        source: RUN_QUOTAS,
-      },
-    },
-    categoryOf: readWrite,
-  },
-  "vpcaccess.googleapis.com": {
-    categories: {
-      read: {
-        write: false,
-        perMinute: 1200,
-        scope: "project",
-        quota: "Read requests",
-        limit: "Read requests per minute",
-        source: "https://cloud.google.com/vpc/docs/serverless-vpc-access#quotas",
-      },
-      write: {
-        write: true,
-        perMinute: 60,
-        scope: "project",
-        quota: "Write requests",
-        limit: "Write requests per minute",
-        source: "https://cloud.google.com/vpc/docs/serverless-vpc-access#quotas",
-      },
-    },
-    categoryOf: readWrite,
-  },
-  "secretmanager.googleapis.com": {
-    categories: {
-      read: {
-        write: false,
-        perMinute: 600,
-        scope: "project",
-        quota: "Read requests",
-        limit: "Read requests per minute per project",
-        source: "https://cloud.google.com/secret-manager/quotas",
-      },
-      write: {
-        write: true,
-        perMinute: 600,
-        scope: "project",
-        quota: "Write requests",
-        limit: "Write requests per minute per project",
-        source: "https://cloud.google.com/secret-manager/quotas",
-      },
-    },
-    categoryOf: readWrite,
-  },
+  "run.googleapis.com": readWriteQuotas({
+    read: 1000,
+    write: 60,
+    scope: "region",
+    limits: "per minute per region",
+    source: RUN_QUOTAS,
+  }),
+  "vpcaccess.googleapis.com": readWriteQuotas({
+    read: 1200,
+    write: 60,
+    scope: "project",
+    limits: "per minute",
+    source: "https://cloud.google.com/vpc/docs/serverless-vpc-access#quotas",
+  }),
+  "secretmanager.googleapis.com": readWriteQuotas({
+    read: 600,
+    write: 600,
+    scope: "project",
+    limits: "per minute per project",
+    source: "https://cloud.google.com/secret-manager/quotas",
+  }),
   "monitoring.googleapis.com": {
     categories: {
       read: {
@@ -242,27 +226,13 @@ export const API_QUOTAS: Readonly<Record<string, ApiQuotas>> = {
  * as `capstan doctor`'s Service Usage and Resource Manager reads): a handful of calls,
  * kept well below any API's documented default.
  */
-export const FALLBACK_QUOTAS: ApiQuotas = {
-  categories: {
-    read: {
-      write: false,
-      perMinute: 600,
-      scope: "project",
-      quota: "Read requests",
-      limit: "Read requests per minute",
-      source: "capstan's own ceiling for an API without a listed default",
-    },
-    write: {
-      write: true,
-      perMinute: 60,
-      scope: "project",
-      quota: "Write requests",
-      limit: "Write requests per minute",
-      source: "capstan's own ceiling for an API without a listed default",
-    },
-  },
-  categoryOf: readWrite,
-};
+export const FALLBACK_QUOTAS: ApiQuotas = readWriteQuotas({
+  read: 600,
+  write: 60,
+  scope: "project",
+  limits: "per minute",
+  source: "capstan's own ceiling for an API without a listed default",
+});
 
 /**
  * QuotaOverride changes an API's per-minute limits: `readPerMinute` / `writePerMinute`
