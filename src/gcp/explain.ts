@@ -123,12 +123,16 @@ export function explain(err: unknown, context: ExplainContext = {}): Explanation
           : "check the network, DNS and proxy settings (HTTPS_PROXY); to rehearse offline, run `capstan sim` and pass --endpoint",
       };
     }
-    case "deadline":
+    case "deadline": {
+      const host = context.endpoint ? new URL(context.endpoint).host : call.api;
       return {
         failure,
-        summary: `${call.api} did not answer ${what} in time${tries}`,
-        fix: "check the network; if GCP is slow right now, try again later (https://status.cloud.google.com)",
+        summary: `${host} did not answer ${what} in time (${err.attempts} attempt(s) over ${seconds(err.elapsedMs)})`,
+        fix: context.endpoint
+          ? `check that a simulator (\`capstan sim\`) or your endpoint serves at ${context.endpoint}, and that nothing between drops the connection`
+          : "check the network and proxy; if GCP is slow right now, try again later (https://status.cloud.google.com)",
       };
+    }
     case "unavailable":
       return {
         failure,

@@ -277,6 +277,41 @@ describe("every GCP failure on the real path is classified and explained, throug
     },
   );
 
+  it("gives up on an endpoint that accepts but never answers once the retry window is spent", async () => {
+    h = await startSim(live ?? (await loadFixture(join(ROOT, "test/fixtures/e2e/examples-live.yaml"))));
+    // 10 simulated minutes: 600 ms at 1000×, longer than the 100 ms deadline below.
+    h.sim.faults.add({ match: { rpc: "ListServices" }, latencyMs: 600_000 });
+    const clock = h.sim.clock;
+    const gcp = gcpAccess(
+      h.gcp,
+      new GcpCaller({ clock, limiter: new RateLimiter({ clock }), backoffMs: 1, retryWindowMs: 0 }),
+    );
+    const parent = `projects/${P}/locations/europe-west1`;
+    const err = await gcp
+      .call(
+        {
+          api: "run.googleapis.com",
+          method: "services.list",
+          write: false,
+          resource: parent,
+          deadlineMs: 100,
+        },
+        () =>
+          h.gcp.run.services.listServices(
+            { parent },
+            { retry: null, autoPaginate: false, timeout: Number.POSITIVE_INFINITY },
+          ),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toMatchObject({ failure: "deadline", attempts: 1 });
+    const e = explain(err, { endpoint: h.endpoint })!;
+    expect(e.summary).toContain(`${new URL(h.endpoint).host} did not answer services.list`);
+    expect(e.fix).toContain(`serves at ${h.endpoint}`);
+  });
+
   it("names the unreachable endpoint after bounded retries (ECONNREFUSED, ENOTFOUND)", async () => {
     h = await startSim({});
     const closed = createServer();
