@@ -110,7 +110,7 @@ function sourceOf(flags: RunFlags, shard: Shard | undefined): { source: SpecSour
 }
 
 /** registerRun adds `capstan run`; `context` learns its endpoint and credentials, for messages. */
-export function registerRun(program: Command, context: ExplainSink): void {
+export function registerRun(program: Command, context: ExplainSink = {}): void {
   program
     .command("run")
     .description(
