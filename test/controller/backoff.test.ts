@@ -50,10 +50,12 @@ describe("capstan run: a resource whose updates keep failing", () => {
     c = controllerFor(h, {
       specsDir,
       stateDir: join(t.dir, "state"),
-      // An hour between passes: every pass after the first is a retry the backoff asked for.
-      intervalMs: 3_600_000,
+      // Six hours between passes: every pass after the first is a retry the backoff asked for.
+      intervalMs: 6 * 3_600_000,
       minPassGapMs: 100,
-      queue: { baseDelayMs: 30_000 },
+      // 150 s (150 ms real at ×1000): a pass of a loaded machine costs up to ~150 simulated
+      // seconds itself, which must stay small beside the gaps compared below.
+      queue: { baseDelayMs: 150_000, maxDelayMs: 3_600_000 },
     });
     c.controller.start();
     await vi.waitFor(
@@ -76,13 +78,13 @@ describe("capstan run: a resource whose updates keep failing", () => {
     expect(bad.lastError?.message).toContain("The resource is not ready");
     expect(bad.nextAttemptAt).toBeDefined();
 
-    // Attempt k+2 came no sooner than 30 s × 2^k after attempt k+1: 30 s, 1, 2, 4, 8 min, so the
-    // gaps grow geometrically whatever a pass itself costs.
+    // Attempt k+2 came no sooner than 150 s × 2^k after attempt k+1: 2.5, 5, 10, 20, 40 min, so
+    // the gaps grow geometrically whatever a pass itself costs.
     const attempts = writes("bad-hc").map((r) => r.time);
     expect(attempts.length).toBeGreaterThanOrEqual(6);
     const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
     gaps.slice(0, 5).forEach((gap, k) => {
-      expect(gap).toBeGreaterThanOrEqual(30_000 * 2 ** k);
+      expect(gap).toBeGreaterThanOrEqual(150_000 * 2 ** k);
     });
     expect(gaps[4]!).toBeGreaterThan(gaps[0]! * 4);
     const failures = (await c.metrics.registry.getSingleMetric("capstan_reconcile_failures_total")?.get())
