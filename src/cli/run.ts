@@ -15,10 +15,11 @@ import { releaseMemory } from "../controller/memory.ts";
 import { parseShard, type Shard, ShardedSource } from "../controller/shard.ts";
 import { gcpAccess } from "../gcp/access.ts";
 import { GcpCaller } from "../gcp/call.ts";
+import type { ExplainSink } from "../gcp/explain.ts";
 import { defaultIdentity, LeaseError, openLease, parseLeaseUrl, shardLease } from "../lease/index.ts";
 import { parseDuration } from "../spec/units.ts";
 import { UserError } from "./errors.ts";
-import { createRuntime, parseLimits, simulatorNow } from "./runtime.ts";
+import { openRuntime, runtimeOptionsOf } from "./runtime.ts";
 
 /** RunFlags are the flags of `capstan run`. */
 export interface RunFlags {
@@ -108,8 +109,8 @@ function sourceOf(flags: RunFlags, shard: Shard | undefined): { source: SpecSour
   return { source: new DirSource({ paths }), stateDir };
 }
 
-/** registerRun adds `capstan run`. */
-export function registerRun(program: Command): void {
+/** registerRun adds `capstan run`; `context` learns its endpoint and credentials, for messages. */
+export function registerRun(program: Command, context: ExplainSink = {}): void {
   program
     .command("run")
     .description(
@@ -205,8 +206,8 @@ export function registerRun(program: Command): void {
       if (flags.shard !== undefined && !shard) {
         throw new UserError(`--shard must be I/N with 0 <= I < N <= 1000, e.g. 0/4, got \`${flags.shard}\``);
       }
-      const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string; limit?: string[] }>();
-      const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
+      const options = runtimeOptionsOf(cmd);
+      const endpoint = options.endpoint;
       const { source: base, stateDir } = sourceOf(flags, shard);
       const source = shard ? new ShardedSource(base, shard) : base;
       let where: ReturnType<typeof parseLeaseUrl>;
@@ -220,14 +221,10 @@ export function registerRun(program: Command): void {
       // Against a custom endpoint (the simulator), the placeholder token names this
       // instance, so the simulator's request log tells which instance made each call.
       const token = `capstan-sim-token.${identity}`;
-      // Against capstan's simulator, its timeline (see simulatorNow).
-      const rt = createRuntime({
-        endpoint,
-        limits: parseLimits(g.limit ?? []),
-        timeScale: g.timeScale === undefined ? undefined : Number(g.timeScale),
-        epoch: endpoint ? await simulatorNow(endpoint) : undefined,
-        placeholderToken: token,
-      });
+      // Against capstan's simulator, its timeline; against GCP, credentials checked first.
+      context.endpoint = endpoint;
+      const rt = await openRuntime({ ...options, placeholderToken: token });
+      context.credentials = rt.credentials;
       const clock = rt.clock;
       const lease = await openLease(where, {
         clock,

@@ -315,7 +315,13 @@ async function listRegionNegs(
 ): Promise<[string, INetworkEndpointGroup][]> {
   const negs = await listAllPages(
     gcp,
-    { api: COMPUTE_API, method: "regionNetworkEndpointGroups.list", write: false, location: region },
+    {
+      api: COMPUTE_API,
+      method: "regionNetworkEndpointGroups.list",
+      write: false,
+      location: region,
+      resource: `projects/${project}/regions/${region}`,
+    },
     (page, options) =>
       gcp.clients.compute.regionNetworkEndpointGroups.list(
         { project, region, ...(filter ? { filter } : {}), maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },
@@ -494,7 +500,13 @@ export const backendServiceReconciler = {
   async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<BackendServiceLive>[]> {
     const items = await listAllPages(
       gcp,
-      { api: COMPUTE_API, method: "backendServices.list", write: false, location: "global" },
+      {
+        api: COMPUTE_API,
+        method: "backendServices.list",
+        write: false,
+        location: "global",
+        resource: `projects/${scope.project}/global`,
+      },
       (page, options) =>
         gcp.clients.compute.backendServices.list(
           { project: scope.project, maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },
@@ -521,7 +533,13 @@ export const backendServiceReconciler = {
     // 404 notFound: "The resource '...' was not found".
     const got = await getOrUndefined(() =>
       gcp.call(
-        { api: COMPUTE_API, method: "backendServices.get", write: false, location: "global" },
+        {
+          api: COMPUTE_API,
+          method: "backendServices.get",
+          write: false,
+          location: "global",
+          resource: backendServiceName(ref),
+        },
         () =>
           gcp.clients.compute.backendServices.get(
             { project: ref.project, backendService: ref.id },
@@ -713,7 +731,13 @@ export const backendServiceReconciler = {
     if (observed.version !== undefined) patch.fingerprint = observed.version;
     const project = observed.ref.project;
     const [lro] = await gcp.call(
-      { api: COMPUTE_API, method: "backendServices.patch", write: true, location: "global" },
+      {
+        api: COMPUTE_API,
+        method: "backendServices.patch",
+        write: true,
+        location: "global",
+        resource: observed.name,
+      },
       () =>
         gcp.clients.compute.backendServices.patch(
           { project, backendService: observed.ref.id, backendServiceResource: patch },

@@ -233,6 +233,12 @@ export class SqlInstances {
     return this.#items.get(`${project}/${instance}`)?.serving ?? false;
   }
 
+  /** regionOf is an instance's region, undefined for one that does not exist. */
+  regionOf(project: string, instance: string): string | undefined {
+    const region = this.#items.get(`${project}/${instance}`)?.json["region"];
+    return typeof region === "string" ? region : undefined;
+  }
+
   /** status reports an instance's state, whether it serves, and its running operation. */
   status(project: string, instance: string): JsonObject {
     const i = this.#find(project, instance);
