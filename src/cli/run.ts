@@ -131,11 +131,11 @@ export function registerRun(program: Command, context: ExplainSink = {}): void {
       "--shard <i/n>",
       "own only the projects that hash to shard i of n (rendezvous hashing); the lease gets the suffix -i",
     )
-    .option("--lease-duration <d>", "a lease not renewed for this long may be taken over", "15s")
-    .option("--renew-interval <d>", "how often the leader renews, and a standby retries", "5s")
+    .option("--lease-duration <d>", "a lease not renewed for this long may be taken over (real time, whatever --time-scale)", "15s")
+    .option("--renew-interval <d>", "how often the leader renews, and a standby retries (real time)", "5s")
     .option(
       "--renew-deadline <d>",
-      "the leader stops writing when it could not renew for this long (default: 2/3 of --lease-duration)",
+      "the leader stops writing when it could not renew for this long (real time; default: 2/3 of --lease-duration)",
     )
     .option("--interval <d>", "time between passes when nothing triggers one", "5m")
     .option("--jitter <fraction>", "up to this fraction of the interval is added at random", "0.1")
@@ -226,11 +226,16 @@ export function registerRun(program: Command, context: ExplainSink = {}): void {
       const rt = await openRuntime({ ...options, placeholderToken: token });
       context.credentials = rt.credentials;
       const clock = rt.clock;
+      // A lease guards processes, which live and stall in real time: its timings are real
+      // seconds whatever --time-scale. On a rehearsal's scaled clock they are stretched by
+      // the scale, or a 15 s lease would be 5 ms of real time at ×3000 and a renewal delayed
+      // by one garbage collection would lose it.
+      const leaseMs = (ms: number) => ms * rt.timeScale;
       const lease = await openLease(where, {
         clock,
         identity,
-        leaseDurationMs: timings.leaseDurationMs,
-        renewDeadlineMs,
+        leaseDurationMs: leaseMs(timings.leaseDurationMs),
+        renewDeadlineMs: leaseMs(renewDeadlineMs),
         gcsEndpoint: endpoint,
         gcsToken: token,
       }).catch((err: unknown) => {
@@ -257,7 +262,7 @@ export function registerRun(program: Command, context: ExplainSink = {}): void {
         intervalMs: timings.intervalMs,
         jitter,
         pollIntervalMs: timings.pollIntervalMs,
-        renewIntervalMs: timings.renewIntervalMs,
+        renewIntervalMs: leaseMs(timings.renewIntervalMs),
         minPassGapMs: timings.minPassGapMs,
         queue: { baseDelayMs: timings.baseDelayMs, maxDelayMs: timings.maxDelayMs, qps, burst },
         maintenanceWindows: flags.maintenanceWindows,

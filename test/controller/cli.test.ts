@@ -29,9 +29,6 @@ function runArgs(endpoint: string, specsDir: string, extra: readonly string[] = 
     "127.0.0.1",
     "--log-level",
     "debug",
-    // 0.6 s real at ×1000: a late renewal on a loaded machine must not stop the leader.
-    "--lease-duration",
-    "10m",
     ...extra,
   ];
 }
