@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { GateHistoryCache } from "../src/apply/gate-history.ts";
-import { simulatorNow } from "../src/cli/runtime.ts";
+import { simulatorTime } from "../src/cli/runtime.ts";
 import { ScaledClock } from "../src/clock/index.ts";
 import { Controller } from "../src/controller/controller.ts";
 import { StatusServer } from "../src/controller/http.ts";
@@ -71,7 +71,7 @@ async function measure(withDashboard: boolean): Promise<void> {
     "--time-scale",
     String(SCALE),
   ]);
-  const epoch = await simulatorNow(endpoint);
+  const epoch = (await simulatorTime(endpoint))?.now;
   const clock = new ScaledClock({ scale: SCALE, ...(epoch === undefined ? {} : { epoch }) });
   const clients = createClients({ endpoint });
   const gcp = gcpAccess(clients, new GcpCaller({ clock, limiter: new RateLimiter({ clock }) }));

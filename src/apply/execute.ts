@@ -4,10 +4,12 @@ import type { Clock } from "../clock/index.ts";
 import { deepEqual, type FieldChange, type PathSegment } from "../diff/index.ts";
 import type { Gcp } from "../gcp/access.ts";
 import { errorCode, isConflict } from "../gcp/call.ts";
+import { classify } from "../gcp/errors.ts";
+import { describeError } from "../gcp/explain.ts";
 import { OperationError, waitForOperation } from "../gcp/operations.ts";
-import type { Planned, PlanResult, Reconcilers } from "../plan/build.ts";
+import { observe, type Planned, type PlanResult, type Reconcilers } from "../plan/build.ts";
 import type { Step } from "../plan/steps.ts";
-import type { Reconciler } from "../reconcilers/types.ts";
+import type { Observed, Reconciler } from "../reconcilers/types.ts";
 import type { GateSpec } from "../spec/types.ts";
 import { type GateReader, type GateSubject, gateKind, gatePasses, gateWorse } from "./gates.ts";
 import type { ProgressSink } from "./progress.ts";
@@ -86,23 +88,50 @@ export interface ApplyReport {
   }[];
   /** Live values of every field the plan touched, read at the end. */
   readonly live: readonly { readonly address: string; readonly field: string; readonly value: unknown }[];
+  /**
+   * Resources left with an operation still running after capstan waited for it as long
+   * as it may: capstan wrote them no further, and the next apply (or pass) re-observes them.
+   */
+  readonly busy?: readonly string[];
 }
 
-/** StopError ends an apply with a reason: a failed gate, a failed operation, an out-of-band change. */
+/**
+ * StopError ends an apply with a reason: a failed gate, a failed operation, an
+ * out-of-band change, or an operation still running on a resource after the longest wait
+ * (`OPERATION_IN_PROGRESS`, for `address`: capstan never writes a resource while an
+ * operation runs on it).
+ */
 export class StopError extends Error {
   readonly code:
     | "GATE_FAILED"
     | "OPERATION_FAILED"
+    | "OPERATION_IN_PROGRESS"
     | "OUT_OF_BAND_CHANGE"
     | "NOT_READY"
     | "INVARIANT_VIOLATED"
     | "MISSING";
+  /** The resource it is about, when one. */
+  readonly address: string | undefined;
 
-  constructor(code: StopError["code"], message: string, options: { cause?: unknown } = {}) {
+  constructor(code: StopError["code"], message: string, options: { cause?: unknown; address?: string } = {}) {
     super(message, options);
     this.name = "StopError";
     this.code = code;
+    this.address = options.address;
   }
+}
+
+/**
+ * stillRunning is the stop for an operation that outlived capstan's wait: `what` is still
+ * running on `p` after `timeoutMs`, so capstan must not write it again now (Cloud SQL
+ * would answer 409 operationInProgress; others would queue a second change behind it).
+ */
+function stillRunning(p: Planned, what: string, timeoutMs: number, cause: unknown): StopError {
+  return new StopError(
+    "OPERATION_IN_PROGRESS",
+    `${p.address}: ${what} is still running after ${Math.round(timeoutMs / 1000)}s; capstan does not write it again while an operation runs on it, and re-reads it on the next apply`,
+    { cause, address: p.address },
+  );
 }
 
 /** valueAt reads a path (with keyed list entries) out of a shape. */
@@ -143,18 +172,30 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
   const policies = policyModels(result.world);
   const start = result.steps.start;
 
+  const busy = new Set<string>();
+  const noteBusy = (err: unknown) => {
+    if (err instanceof StopError && err.code === "OPERATION_IN_PROGRESS" && err.address)
+      busy.add(err.address);
+  };
   const finish = async (outcome: ApplyOutcome, message: string): Promise<ApplyReport> => {
     const live: ApplyReport["live"][number][] = [];
-    for (const p of result.planned) {
-      if (p.changes.length === 0) continue;
+    const touched = result.planned.filter((p) => p.changes.length > 0);
+    // One list per kind and scope, as a plan reads, rather than one get per resource: a
+    // large rollout's report must not spend a read quota the rollout itself needed.
+    const seen = await observe(
+      touched.map((p) => p.resource),
+      gcp,
+      reconcilers,
+    ).catch(() => new Map<string, Observed<unknown>>());
+    for (const p of touched) {
       const rec = reconcilers[p.ref.kind] as Reconciler<typeof p.ref.kind, unknown>;
-      const o = await rec.get(gcp, p.ref).catch(() => undefined);
+      const o = seen.get(p.resource.gcpName ?? rec.fullName(p.ref));
       const shape = o ? rec.normalize(o.live) : undefined;
       for (const c of p.changes)
         live.push({ address: p.address, field: c.field, value: valueAt(shape, c.path) });
     }
     if (outcome !== "converged" && outcome !== "nothing-to-do") emit({ type: "stopped", reason: message });
-    return { outcome, message, steps: reports, rolledBack, live };
+    return { outcome, message, steps: reports, rolledBack, live, ...(busy.size ? { busy: [...busy] } : {}) };
   };
 
   if (result.plan.problems.some((p) => p.severity === "error")) {
@@ -180,7 +221,8 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
   } catch (err) {
     if (signal?.aborted)
       return finish("interrupted", "interrupted while waiting for resources to settle before step 1");
-    const reason = err instanceof Error ? err.message : String(err);
+    noteBusy(err);
+    const reason = describeError(err);
     return finish("failed", `waiting for resources to settle before step 1 failed: ${reason}`);
   }
 
@@ -258,8 +300,11 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
           `interrupted during step ${step.index} after the call in flight; run apply again to continue from live state`,
         );
       }
-      const reason = err instanceof Error ? err.message : String(err);
-      // Roll back what this step wrote, newest first, to the values before the step.
+      noteBusy(err);
+      const reason = describeError(err);
+      // Roll back what this step wrote, newest first, to the values before the step. A
+      // resource with an operation still running is not among them: it was never written
+      // to completion, and is not written again while the operation runs.
       const rollbackErrors: string[] = [];
       for (const address of [...written].reverse()) {
         const changes = inverse(groups.get(address)!);
@@ -269,7 +314,8 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
           await awaitReady(options, byAddress.get(address)!, emit, shapes);
           for (const c of changes) rolledBack.push({ address, field: c.field, value: c.after });
         } catch (rbErr) {
-          rollbackErrors.push(`${address}: ${rbErr instanceof Error ? rbErr.message : String(rbErr)}`);
+          noteBusy(rbErr);
+          rollbackErrors.push(`${address}: ${describeError(rbErr)}`);
         }
       }
       const outcome: StepOutcome = rollbackErrors.length
@@ -303,7 +349,7 @@ export async function execute(options: ExecuteOptions): Promise<ApplyReport> {
     for (const t of all) await sampleGate(options, t, undefined, emit);
   } catch (err) {
     if (signal?.aborted) return finish("interrupted", "interrupted during end-to-end verification");
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = describeError(err);
     return finish(
       "unverified",
       `all ${steps.length} step(s) applied, but end-to-end verification failed: ${reason}`,
@@ -373,22 +419,24 @@ async function writeResource(
       return false;
     }
     emit({ type: "write", address: p.address, fields: todo.map((c) => c.field) });
+    const timeoutMs = options.operationTimeoutMs ?? 1_800_000;
     try {
       const w = await rec.write(gcp, observed, p.resource as never, todo, { signal });
       if (w.poller) {
         const t0 = clock.now();
         emit({ type: "operation-wait", address: p.address, what: "its operation" });
-        await waitForOperation(w.poller, {
-          clock,
-          signal,
-          timeoutMs: options.operationTimeoutMs ?? 1_800_000,
-          what: `update of ${p.address}`,
-        });
+        await waitForOperation(w.poller, { clock, signal, timeoutMs, what: `update of ${p.address}` });
         emit({ type: "operation-done", address: p.address, elapsedMs: clock.now() - t0 });
       }
       return true;
     } catch (err) {
-      if (isConflict(err) && attempt <= maxRetries) {
+      if (err instanceof OperationError && err.code === "OPERATION_TIMEOUT") {
+        throw stillRunning(p, "its update", timeoutMs, err);
+      }
+      // Someone else's operation started between the look for one and the write (Cloud
+      // SQL's 409 operationInProgress): wait for it, re-read, and decide again.
+      const busyNow = classify(err) === "operation-in-progress";
+      if ((isConflict(err) || busyNow) && attempt <= maxRetries) {
         emit({
           type: "conflict",
           address: p.address,
@@ -421,12 +469,17 @@ async function awaitRunningOperation(options: ExecuteOptions, p: Planned, emit: 
   const busy = rec.pending ? await rec.pending(gcp, p.ref, signal) : undefined;
   if (!busy) return;
   emit({ type: "operation-wait", address: p.address, what: "an operation already running on it" });
+  const timeoutMs = options.operationTimeoutMs ?? 1_800_000;
   await waitForOperation(busy, {
     clock,
     signal,
-    timeoutMs: options.operationTimeoutMs ?? 1_800_000,
+    timeoutMs,
     what: `operation already running on ${p.address}`,
   }).catch((err: unknown) => {
+    // Still running after the longest wait: writing now would collide with it.
+    if (err instanceof OperationError && err.code === "OPERATION_TIMEOUT") {
+      throw stillRunning(p, "an operation", timeoutMs, err);
+    }
     if (!(err instanceof OperationError)) throw err;
   });
 }

@@ -114,7 +114,7 @@ export function monitoringGateReader(gcp: Gcp, clock: Clock): GateReader {
     // One call per page, each within the read budget (a gate over many series pages).
     const series = await listAllPages(
       gcp,
-      { api: "monitoring.googleapis.com", method: "timeSeries.list", write: false },
+      { api: "monitoring.googleapis.com", method: "timeSeries.list", write: false, resource: request.name },
       (page, options) => gcp.clients.monitoring.listTimeSeries({ ...request, ...page } as never, options),
       signal,
     );

@@ -10,7 +10,7 @@ import { hasChanges } from "../plan/model.ts";
 import { UserError } from "./errors.ts";
 import { fingerprintPlan, loadOrExplain, renderPlan, type SavedPlan, specsHash } from "./plan.ts";
 import { type RolloutReportSession, startRolloutReport } from "./report.ts";
-import type { Runtime } from "./runtime.ts";
+import type { Runtime, RuntimeFactory } from "./runtime.ts";
 
 /** ApplyFlags are the flags of `capstan apply`. */
 export interface ApplyFlags {
@@ -59,7 +59,7 @@ export function renderReport(report: ApplyReport): string {
 }
 
 /** registerApply adds `capstan apply`. */
-export function registerApply(program: Command, runtime: (cmd: Command) => Promise<Runtime>): void {
+export function registerApply(program: Command, runtime: RuntimeFactory): void {
   program
     .command("apply")
     .description("converge live GCP to the specs, step by step, gated and rolled back on failure")
@@ -87,7 +87,7 @@ export function registerApply(program: Command, runtime: (cmd: Command) => Promi
       }
       const paths = saved ? saved.specPaths : argPaths;
       const specs = await loadOrExplain(paths, process.stderr, { liveCatalogs: true });
-      const rt = await runtime(cmd);
+      const rt = await runtime(cmd, specs);
       const abort = new AbortController();
       const stop = () => {
         process.stderr.write("\nInterrupted: stopping after the call in flight…\n");

@@ -18,7 +18,6 @@ export interface DemoOptions {
   readonly fixture: string;
   readonly specs: string;
   readonly literal: string;
-  readonly timeScale: string;
   readonly report: string;
 }
 
@@ -49,11 +48,13 @@ export function registerDemo(program: Command): void {
       "the plan's literal numbers, to show what capstan refuses",
       "test/fixtures/golden-path/literal-plan",
     )
-    .option("-t, --time-scale <x>", "simulated seconds per real second", "3000")
     .option("--report <file.html>", "where to write the rollout report", "rollout.html")
-    .action(async (opts: DemoOptions) => {
-      const scale = Number(opts.timeScale);
-      if (!(scale > 0)) throw new UserError(`--time-scale must be a number > 0, got \`${opts.timeScale}\``);
+    // --time-scale is the global option (a subcommand option of the same name would never
+    // see its value: the program's takes it); the demo's own default is 3000.
+    .action(async (opts: DemoOptions, cmd: Command) => {
+      const given = cmd.optsWithGlobals<{ timeScale?: string }>().timeScale ?? "3000";
+      const scale = Number(given);
+      if (!(scale > 0)) throw new UserError(`--time-scale must be a number > 0, got \`${given}\``);
       const out = (s = "") => process.stdout.write(`${s}\n`);
       const color = useColor(process.stdout);
       const heading = (s: string) => out(color ? `\n\x1b[1m== ${s}\x1b[0m` : `\n== ${s}`);

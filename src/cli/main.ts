@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { type ExplainSink, explain } from "../gcp/explain.ts";
 import { registerApply } from "./apply.ts";
 import { registerDemo } from "./demo.ts";
+import { registerDoctor } from "./doctor.ts";
 import { UserError } from "./errors.ts";
 import { registerPlan } from "./plan.ts";
 import { registerRun } from "./run.ts";
-import { createRuntime, parseLimits, type Runtime, simulatorNow } from "./runtime.ts";
+import { openRuntime, type RuntimeFactory, runtimeOptionsOf } from "./runtime.ts";
 import { registerSim } from "./sim.ts";
 import { registerStatus } from "./status.ts";
 import { registerValidate } from "./validate.ts";
@@ -14,45 +16,52 @@ const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.ur
   version: string;
 };
 
-/** buildProgram assembles the `capstan` command line. */
-export function buildProgram(): Command {
+/**
+ * buildProgram assembles the `capstan` command line. `context` is filled with what the
+ * runtime learns (the endpoint, the credentials), so a failure can be explained with it.
+ */
+export function buildProgram(context: ExplainSink = {}): Command {
   const program = new Command("capstan")
     .description("Safely converge the Google Cloud settings around a Cloud Run service to the specs in git")
     .version(pkg.version, "-v, --version")
     .option("--endpoint <url>", "send GCP API calls to this endpoint (the simulator) instead of Google")
     .option(
-      "--time-scale <x>",
-      "run capstan's clock this many times faster (rehearsals against `capstan sim -t X`)",
+      "-t, --time-scale <x>",
+      "run the clock this many times faster: capstan's, or the simulator's for `capstan sim` (rehearsals)",
     )
     .option(
-      "--limit <api:kind=perMinute>",
-      "override a per-minute API budget, e.g. run.googleapis.com:write=60 (repeatable; kind is read or write)",
+      "--limit <api:category=perMinute>",
+      "override a per-minute API budget, e.g. run.googleapis.com:write=60 or sqladmin.googleapis.com:mutate=60 (repeatable; category read, write or one of the API's quota categories)",
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .showHelpAfterError();
-  const runtime = async (cmd: Command): Promise<Runtime> => {
-    const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string; limit?: string[] }>();
-    const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
-    return createRuntime({
-      endpoint,
-      limits: parseLimits(g.limit ?? []),
-      timeScale: g.timeScale === undefined ? undefined : Number(g.timeScale),
-      epoch: endpoint ? await simulatorNow(endpoint) : undefined,
-    });
+  const runtime: RuntimeFactory = async (cmd, specs) => {
+    const options = runtimeOptionsOf(cmd);
+    context.endpoint = options.endpoint;
+    const rt = await openRuntime({ ...options, projectId: specs?.resources[0]?.metadata.project });
+    context.credentials = rt.credentials;
+    return rt;
   };
   registerSim(program);
   registerValidate(program);
   registerPlan(program, runtime);
   registerApply(program, runtime);
+  registerDoctor(program, context);
   registerDemo(program);
-  registerRun(program);
+  registerRun(program, context);
   registerStatus(program);
   return program;
 }
 
-/** main runs the CLI and maps errors to exit codes: user errors print one clean message. */
+/**
+ * main runs the CLI and maps errors to exit codes. A user error, a GCP failure and a
+ * credentials failure each print one message saying what failed and what to do, never a
+ * stack trace; anything else is a bug in capstan, reported as one (its stack with
+ * CAPSTAN_DEBUG=1).
+ */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram().exitOverride();
+  const context: ExplainSink = {};
+  const program = buildProgram(context).exitOverride();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
@@ -62,6 +71,16 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`capstan: ${err.message}\n`);
       return err.exitCode;
     }
-    throw err;
+    const explained = explain(err, context);
+    if (explained) {
+      process.stderr.write(`capstan: ${explained.summary}\n  to fix: ${explained.fix}\n`);
+      return 1;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(
+      `capstan: internal error: ${message}\n  this is a bug in capstan; please report it${process.env["CAPSTAN_DEBUG"] ? "" : " (CAPSTAN_DEBUG=1 prints its stack)"}\n`,
+    );
+    if (process.env["CAPSTAN_DEBUG"] && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return 1;
   }
 }

@@ -8,7 +8,7 @@ import { loadSpecs } from "../spec/load.ts";
 import type { SpecSet } from "../spec/types.ts";
 import { formatProblem } from "../spec/validate.ts";
 import { UserError } from "./errors.ts";
-import type { Runtime } from "./runtime.ts";
+import type { RuntimeFactory } from "./runtime.ts";
 
 /** OutputFormat is how a plan is printed. */
 export type OutputFormat = "text" | "json" | "markdown";
@@ -86,7 +86,7 @@ export function fingerprintPlan(result: PlanResult): Pick<SavedPlan, "versions" 
 }
 
 /** registerPlan adds `capstan plan`. */
-export function registerPlan(program: Command, runtime: (cmd: Command) => Promise<Runtime>): void {
+export function registerPlan(program: Command, runtime: RuntimeFactory): void {
   program
     .command("plan")
     .description("show what apply would change, in which steps, and what it costs; never writes")
@@ -102,7 +102,7 @@ export function registerPlan(program: Command, runtime: (cmd: Command) => Promis
       ) => {
         const format = parseFormat(opts.output);
         const specs = await loadOrExplain(paths, process.stderr, { liveCatalogs: true });
-        const rt = await runtime(cmd);
+        const rt = await runtime(cmd, specs);
         try {
           const result = await buildPlan({
             specs,

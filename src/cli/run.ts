@@ -17,10 +17,11 @@ import { parseShard, type Shard, ShardedSource } from "../controller/shard.ts";
 import { Dashboard, DashboardFeed } from "../dashboard/index.ts";
 import { gcpAccess } from "../gcp/access.ts";
 import { GcpCaller } from "../gcp/call.ts";
+import type { ExplainSink } from "../gcp/explain.ts";
 import { defaultIdentity, LeaseError, openLease, parseLeaseUrl, shardLease } from "../lease/index.ts";
 import { parseDuration } from "../spec/units.ts";
 import { UserError } from "./errors.ts";
-import { createRuntime, parseLimits, simulatorNow } from "./runtime.ts";
+import { openRuntime, runtimeOptionsOf } from "./runtime.ts";
 
 /** RunFlags are the flags of `capstan run`. */
 export interface RunFlags {
@@ -111,8 +112,8 @@ function sourceOf(flags: RunFlags, shard: Shard | undefined): { source: SpecSour
   return { source: new DirSource({ paths }), stateDir };
 }
 
-/** registerRun adds `capstan run`. */
-export function registerRun(program: Command): void {
+/** registerRun adds `capstan run`; `context` learns its endpoint and credentials, for messages. */
+export function registerRun(program: Command, context: ExplainSink = {}): void {
   program
     .command("run")
     .description(
@@ -133,11 +134,15 @@ export function registerRun(program: Command): void {
       "--shard <i/n>",
       "own only the projects that hash to shard i of n (rendezvous hashing); the lease gets the suffix -i",
     )
-    .option("--lease-duration <d>", "a lease not renewed for this long may be taken over", "15s")
-    .option("--renew-interval <d>", "how often the leader renews, and a standby retries", "5s")
+    .option(
+      "--lease-duration <d>",
+      "a lease not renewed for this long may be taken over (real time, whatever --time-scale)",
+      "15s",
+    )
+    .option("--renew-interval <d>", "how often the leader renews, and a standby retries (real time)", "5s")
     .option(
       "--renew-deadline <d>",
-      "the leader stops writing when it could not renew for this long (default: 2/3 of --lease-duration)",
+      "the leader stops writing when it could not renew for this long (real time; default: 2/3 of --lease-duration)",
     )
     .option("--interval <d>", "time between passes when nothing triggers one", "5m")
     .option("--jitter <fraction>", "up to this fraction of the interval is added at random", "0.1")
@@ -213,8 +218,8 @@ export function registerRun(program: Command): void {
       if (flags.shard !== undefined && !shard) {
         throw new UserError(`--shard must be I/N with 0 <= I < N <= 1000, e.g. 0/4, got \`${flags.shard}\``);
       }
-      const g = cmd.optsWithGlobals<{ endpoint?: string; timeScale?: string; limit?: string[] }>();
-      const endpoint = g.endpoint ?? process.env["CAPSTAN_GCP_ENDPOINT"];
+      const options = runtimeOptionsOf(cmd);
+      const endpoint = options.endpoint;
       const { source: base, stateDir } = sourceOf(flags, shard);
       const source = shard ? new ShardedSource(base, shard) : base;
       let where: ReturnType<typeof parseLeaseUrl>;
@@ -228,20 +233,21 @@ export function registerRun(program: Command): void {
       // Against a custom endpoint (the simulator), the placeholder token names this
       // instance, so the simulator's request log tells which instance made each call.
       const token = `capstan-sim-token.${identity}`;
-      // Against capstan's simulator, its timeline (see simulatorNow).
-      const rt = createRuntime({
-        endpoint,
-        limits: parseLimits(g.limit ?? []),
-        timeScale: g.timeScale === undefined ? undefined : Number(g.timeScale),
-        epoch: endpoint ? await simulatorNow(endpoint) : undefined,
-        placeholderToken: token,
-      });
+      // Against capstan's simulator, its timeline; against GCP, credentials checked first.
+      context.endpoint = endpoint;
+      const rt = await openRuntime({ ...options, placeholderToken: token });
+      context.credentials = rt.credentials;
       const clock = rt.clock;
+      // A lease guards processes, which live and stall in real time: its timings are real
+      // seconds whatever --time-scale. On a rehearsal's scaled clock they are stretched by
+      // the scale, or a 15 s lease would be 5 ms of real time at ×3000 and a renewal delayed
+      // by one garbage collection would lose it.
+      const leaseMs = (ms: number) => ms * rt.timeScale;
       const lease = await openLease(where, {
         clock,
         identity,
-        leaseDurationMs: timings.leaseDurationMs,
-        renewDeadlineMs,
+        leaseDurationMs: leaseMs(timings.leaseDurationMs),
+        renewDeadlineMs: leaseMs(renewDeadlineMs),
         gcsEndpoint: endpoint,
         gcsToken: token,
       }).catch((err: unknown) => {
@@ -270,7 +276,7 @@ export function registerRun(program: Command): void {
         intervalMs: timings.intervalMs,
         jitter,
         pollIntervalMs: timings.pollIntervalMs,
-        renewIntervalMs: timings.renewIntervalMs,
+        renewIntervalMs: leaseMs(timings.renewIntervalMs),
         minPassGapMs: timings.minPassGapMs,
         queue: { baseDelayMs: timings.baseDelayMs, maxDelayMs: timings.maxDelayMs, qps, burst },
         maintenanceWindows: flags.maintenanceWindows,

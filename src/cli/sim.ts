@@ -9,18 +9,17 @@ export function registerSim(program: Command): void {
     .description("serve the GCP simulator on loopback until interrupted")
     .option("-p, --port <port>", "port to listen on (0 picks a free one)", "8089")
     .option("-f, --fixture <file>", "YAML fixture with the initial state", "fixtures/example.yaml")
-    .option("-t, --time-scale <x>", "how many simulated seconds pass per real second")
-    .action(async (_opts: { port: string; fixture: string }, cmd: Command) => {
-      // `--time-scale` is also a global option, which commander gives the program, not this
-      // command: read both (`capstan sim --time-scale 300` used to run at scale 1).
-      const opts = cmd.optsWithGlobals<{ port: string; fixture: string; timeScale?: string }>();
+    // `--time-scale X` (or `-t X`) is the global option, read here: a subcommand option of
+    // the same name never sees its value, since the program's takes it.
+    .action(async (opts: { port: string; fixture: string }, cmd: Command) => {
+      const given = cmd.optsWithGlobals<{ timeScale?: string }>().timeScale;
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new UserError(`--port must be an integer from 0 to 65535, got \`${opts.port}\``);
       }
-      const timeScale = opts.timeScale === undefined ? undefined : Number(opts.timeScale);
+      const timeScale = given === undefined ? undefined : Number(given);
       if (timeScale !== undefined && !(timeScale > 0)) {
-        throw new UserError(`--time-scale must be a number > 0, got \`${opts.timeScale}\``);
+        throw new UserError(`--time-scale must be a number > 0, got \`${given}\``);
       }
       const fixture = await loadFixture(opts.fixture).catch((err: Error) => {
         throw new UserError(`could not read fixture ${opts.fixture}: ${err.message}`);
@@ -29,7 +28,7 @@ export function registerSim(program: Command): void {
       const endpoint = await sim.listen(port);
       process.stdout.write(
         `capstan sim: serving simulated GCP at ${endpoint} (time scale ${sim.clock.scale})\n` +
-          `Point capstan at it with:\n  export CAPSTAN_GCP_ENDPOINT=${endpoint}\n` +
+          `Point capstan at it with:\n  export CAPSTAN_GCP_ENDPOINT=${endpoint}${sim.clock.scale === 1 ? "" : ` CAPSTAN_TIME_SCALE=${sim.clock.scale}`}\n` +
           `Control API: ${endpoint}/__sim/state, /__sim/faults, /__sim/requests (see README)\n`,
       );
       await new Promise<void>((resolve) => {

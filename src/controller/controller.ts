@@ -8,7 +8,8 @@ import type { ProgressEvent } from "../apply/progress.ts";
 import { describeWindow, msUntilWindow } from "../apply/window.ts";
 import type { Clock } from "../clock/index.ts";
 import type { Gcp } from "../gcp/access.ts";
-import { Code, errorCode } from "../gcp/call.ts";
+import { classify } from "../gcp/errors.ts";
+import { describeError } from "../gcp/explain.ts";
 import { type Lease, LeaseLostError } from "../lease/index.ts";
 import { buildPlan, type Planned, type PlanResult, type Reconcilers } from "../plan/build.ts";
 import type { ResourceKind } from "../plan/model.ts";
@@ -192,7 +193,7 @@ export function specHash(r: AnyResource): string {
 const specHashes = new WeakMap<AnyResource, string>();
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return describeError(err);
 }
 
 function seconds(ms: number): string {
@@ -958,7 +959,8 @@ export class Controller {
     }
     const fail = (key: string, reason: Reason, message: string) => {
       const e = entries.get(key)!;
-      const quota = reason === "QuotaWait";
+      // Waiting for quota or for a running operation is progress, not a stall.
+      const quota = reason === "QuotaWait" || reason === "OperationInProgress";
       const delay = this.#queue.failed(key);
       e.lastError = { message, at: this.#iso() };
       this.metrics.failures.inc({ kind: e.kind, reason });
@@ -978,7 +980,7 @@ export class Controller {
     const hold = (key: string, reason: Reason, message: string) => {
       const e = entries.get(key)!;
       this.#set(e, { ready: false, reconciling: true, stalled: false, reason, message });
-      loggers.get(key)?.info({ reason, message }, "reconcile deferred");
+      loggers.get(key)?.info({ reason, detail: message }, "reconcile deferred");
     };
 
     for (let round = 0; include.size > 0 && round <= byKey.size; round++) {
@@ -1161,12 +1163,15 @@ export class Controller {
         const named = stepAddrs.filter((a) => report.message.includes(a));
         blamed = named.length ? named : written.length ? [...written] : stepAddrs;
       }
+      const busy = new Set(report.busy ?? []);
+      if (busy.size > 0) blamed = [...new Set([...blamed, ...busy])];
       let keys = toKeys(blamed).filter((k) => include.has(k));
       if (keys.length === 0) keys = [...include];
       for (const a of keys) {
         const err = errors.get(byKey.get(a)!.address);
-        const reason: Reason =
-          err !== undefined && errorCode(err) === Code.RESOURCE_EXHAUSTED
+        const reason: Reason = busy.has(byKey.get(a)!.address)
+          ? "OperationInProgress"
+          : err !== undefined && classify(err) === "throttled"
             ? "QuotaWait"
             : gateFailed
               ? "GateFailed"

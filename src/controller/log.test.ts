@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { parseStrict } from "../../test/helpers/strict-json.ts";
 import { ManualClock } from "../clock/index.ts";
 import { createLogger, LABELS_KEY, REDACTED, redact } from "./log.ts";
 
@@ -15,6 +16,25 @@ function capture() {
 }
 
 describe("createLogger", () => {
+  it("writes one message key per line: a field named message becomes detail", () => {
+    const raw: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        raw.push(...String(chunk).split("\n").filter(Boolean));
+        done();
+      },
+    });
+    const log = createLogger({ clock: new ManualClock(), destination });
+    log.info({ reason: "DependencyNotReady", message: "waits for SqlInstance/db" }, "reconcile deferred");
+    expect(raw).toHaveLength(1);
+    expect(raw[0]!.match(/"message":/g)).toHaveLength(1);
+    expect(parseStrict(raw[0]!)).toMatchObject({
+      message: "reconcile deferred",
+      detail: "waits for SqlInstance/db",
+      reason: "DependencyNotReady",
+    });
+  });
+
   it("writes the fields Cloud Logging reads: severity, message, time from the clock, labels", () => {
     const clock = new ManualClock(Date.UTC(2026, 2, 1, 12));
     const { lines, destination } = capture();

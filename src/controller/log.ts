@@ -66,6 +66,17 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * oneMessageKey renames a logged field called `message` to `detail`: pino writes the
+ * line's message under the same key (`messageKey`), and a JSON line with two `message`
+ * keys is read differently by different parsers (Cloud Logging keeps one of them).
+ */
+export function oneMessageKey(object: Record<string, unknown>): Record<string, unknown> {
+  if (!("message" in object)) return object;
+  const { message, ...rest } = object;
+  return { ...rest, ["detail" in rest ? "messageField" : "detail"]: message };
+}
+
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
   /** Timestamps come from this clock, so scaled runs log scaled time. */
@@ -106,7 +117,7 @@ export function createLogger(options: LoggerOptions): Logger {
       timestamp: () => `,"time":"${new Date(clock.now()).toISOString()}"`,
       formatters: {
         level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT" }),
-        log: (object) => redact(object) as Record<string, unknown>,
+        log: (object) => oneMessageKey(redact(object) as Record<string, unknown>),
       },
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),

@@ -20,6 +20,8 @@ export type ConditionType = "Ready" | "Reconciling" | "Stalled";
  * - `RolledBack`: its step failed and was rolled back;
  * - `ApplyFailed`: a write or its operation failed;
  * - `QuotaWait`: it waits for API quota or for the controller's overall rate;
+ * - `OperationInProgress`: an operation on it outlived capstan's wait; capstan writes it
+ *   no further while it runs, and re-reads it on a later pass;
  * - `DependencyNotReady`: another resource it depends on through a capacity policy must change first;
  * - `MaintenanceWindow`: a disruptive change waits for the maintenance window its spec names;
  * - `Suspended`: its spec says `capstan.dev/suspend: "true"`;
@@ -36,6 +38,7 @@ export type Reason =
   | "RolledBack"
   | "ApplyFailed"
   | "QuotaWait"
+  | "OperationInProgress"
   | "DependencyNotReady"
   | "MaintenanceWindow"
   | "Suspended"

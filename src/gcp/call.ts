@@ -1,10 +1,14 @@
 import type { Clock } from "../clock/index.ts";
+import { classify, errorFacts, GcpCallError, TRANSIENT_FAILURES } from "./errors.ts";
 import type { CallClass, RateLimiter } from "./ratelimit.ts";
 
-/** CallMeta describes one API call for rate limiting, retries and metrics. */
+/** CallMeta describes one API call for rate limiting, retries, metrics and messages. */
 export interface CallMeta extends CallClass {
-  /** The method, for metrics and messages, e.g. `services.update`. */
-  readonly method: string;
+  /**
+   * The resource the call is about, or the parent a list reads (`projects/p/locations/l`),
+   * for messages when it fails.
+   */
+  readonly resource?: string | undefined;
   /**
    * Identifies a read whose answer may be shared within one plan (e.g.
    * `secretVersion:projects/p/secrets/s/versions/latest`): many services referencing one
@@ -52,6 +56,8 @@ export function gaxCallOptions(): GaxCallOptions {
  */
 export const DEFAULT_DEADLINE_MS = 60_000;
 
+const MINUTE = 60_000;
+
 /** CallObserver hears about every finished call attempt (metrics, request counting). */
 export type CallObserver = (meta: CallMeta, outcome: { code: number; ms: number }) => void;
 
@@ -60,10 +66,18 @@ export interface GcpCallerOptions {
   readonly clock: Clock;
   readonly limiter: RateLimiter;
   /**
-   * Attempts per call, the first included, for 429 and transient errors.
+   * Attempts per call, the first included, for throttling and transient errors.
    * @default 6
    */
   readonly maxAttempts?: number;
+  /**
+   * Real milliseconds after the first attempt within which a transient failure (no
+   * answer, a timeout, a 5xx) is still retried: it bounds how long a command waits on a
+   * network that is down, however long each attempt takes to fail. Throttling is not
+   * bounded by it: waiting for quota is expected.
+   * @default 60_000
+   */
+  readonly retryWindowMs?: number;
   /**
    * First backoff after a transient error (UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED); it
    * doubles per attempt, with jitter from `random`.
@@ -89,45 +103,24 @@ export const Code = {
   UNAVAILABLE: 14,
 } as const;
 
-const TRANSIENT = new Set<number>([Code.UNAVAILABLE, Code.INTERNAL, Code.DEADLINE_EXCEEDED]);
-
 /** errorCode returns the gRPC code a client library error carries (2 UNKNOWN when none). */
 export function errorCode(err: unknown): number {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "number" ? code : 2;
 }
 
-/** errorReason returns the ErrorInfo reason of a client library error, if any. */
-export function errorReason(err: unknown): string | undefined {
-  const reason = (err as { reason?: unknown } | null)?.reason;
-  return typeof reason === "string" ? reason : undefined;
-}
-
-/**
- * retryDelayMs reads google.rpc.RetryInfo from a client library error: gax decodes the
- * details into `statusDetails`, with `retryDelay` as a protobuf Duration.
- */
-export function retryDelayMs(err: unknown): number | undefined {
-  const details = (err as { statusDetails?: unknown } | null)?.statusDetails;
-  if (!Array.isArray(details)) return undefined;
-  for (const d of details) {
-    const delay = (d as { retryDelay?: { seconds?: unknown; nanos?: unknown } } | null)?.retryDelay;
-    if (delay) return Number(delay.seconds ?? 0) * 1000 + Math.round(Number(delay.nanos ?? 0) / 1e6);
-  }
-  return undefined;
-}
-
 /** isConflict says whether an error is an optimistic-concurrency conflict (etag, fingerprint, settingsVersion). */
 export function isConflict(err: unknown): boolean {
-  const code = errorCode(err);
-  const http = (err as { httpStatusCode?: unknown } | null)?.httpStatusCode;
-  return code === Code.ABORTED || http === 412;
+  return classify(err) === "conflict";
 }
 
 /**
  * GcpCaller runs every GCP call: within its rate budget, with the libraries' own
- * retries off, retrying 429 after the delay GCP asks for (and slowing that budget down)
- * and transient errors with exponential backoff — never immediately, never forever.
+ * retries off, retrying a throttled call (however its API signals it: src/gcp/errors.ts)
+ * after the delay GCP asks for (and slowing that budget down) and transient failures
+ * with exponential backoff — never immediately, never forever. A call it gives up on
+ * rejects with a {@link GcpCallError} that says which call failed, after how many
+ * attempts, and what kind of failure it was.
  */
 export class GcpCaller {
   readonly #clock: Clock;
@@ -136,6 +129,7 @@ export class GcpCaller {
   readonly #backoffMs: number;
   readonly #random: () => number;
   readonly #observer: CallObserver | undefined;
+  readonly #retryWindowMs: number;
 
   constructor(options: GcpCallerOptions) {
     this.#clock = options.clock;
@@ -147,10 +141,16 @@ export class GcpCaller {
     this.#backoffMs = options.backoffMs ?? 1000;
     this.#random = options.random ?? Math.random;
     this.#observer = options.observer;
+    this.#retryWindowMs = options.retryWindowMs ?? 60_000;
+    if (!(this.#retryWindowMs >= 0)) {
+      throw new TypeError(`Expected \`retryWindowMs\` to be a number >= 0, got \`${options.retryWindowMs}\``);
+    }
   }
 
   /** call runs `fn` under the rules above and returns its result or its last error. */
   async call<T>(meta: CallMeta, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const first = this.#clock.now();
+    const firstReal = performance.now();
     for (let attempt = 1; ; attempt++) {
       const started = this.#clock.now();
       try {
@@ -163,20 +163,29 @@ export class GcpCaller {
         this.#observer?.(meta, { code: Code.OK, ms: this.#clock.now() - started });
         return result;
       } catch (err) {
-        const code = errorCode(err);
-        this.#observer?.(meta, { code, ms: this.#clock.now() - started });
-        if (signal?.aborted || attempt >= this.#maxAttempts) throw err;
-        if (code === Code.RESOURCE_EXHAUSTED) {
-          // Honour RetryInfo; without it, wait a full quota window's share.
-          const delay = retryDelayMs(err) ?? this.#backoff(attempt);
+        this.#observer?.(meta, { code: errorCode(err), ms: this.#clock.now() - started });
+        if (signal?.aborted) throw err;
+        const failure = classify(err);
+        const giveUp = () => giveUpOn(err, meta, attempt, this.#clock.now() - first);
+        if (attempt >= this.#maxAttempts) throw giveUp();
+        if (failure === "throttled") {
+          // Honour RetryInfo. Without it (rate quota answers carry none), wait for the
+          // quota to refill, which GCP does "at the start of the next synchronized
+          // interval, such as 10:01:00, rather than refilling immediately"
+          // (https://cloud.google.com/compute/api-quota), plus a second for clock skew.
+          const now = this.#clock.now();
+          const delay = errorFacts(err).retryDelayMs ?? MINUTE - (now % MINUTE) + 1000;
           this.limiter.throttled(meta, delay);
           continue;
         }
-        if (TRANSIENT.has(code)) {
+        if (TRANSIENT_FAILURES.has(failure)) {
+          // The window is real time, like the per-attempt deadline: it bounds a person's
+          // wait on a network that is down, which a scaled clock does not shorten.
+          if (performance.now() - firstReal > this.#retryWindowMs) throw giveUp();
           await this.#clock.sleep(this.#backoff(attempt), signal);
           continue;
         }
-        throw err;
+        throw giveUp();
       }
     }
   }
@@ -185,6 +194,24 @@ export class GcpCaller {
     const base = this.#backoffMs * 2 ** (attempt - 1);
     return Math.min(60_000, base * (0.5 + this.#random()));
   }
+}
+
+/**
+ * giveUpOn is the error a call rejects with when capstan stops retrying it: a
+ * {@link GcpCallError} for a Google API or transport failure, the error itself for
+ * anything else (a bug in building the request is not a GCP failure).
+ */
+function giveUpOn(err: unknown, meta: CallMeta, attempts: number, elapsedMs: number): unknown {
+  if (err instanceof GcpCallError) return err;
+  const e = err as { code?: unknown; httpStatusCode?: unknown } | null;
+  const fromGcp = typeof e?.code === "number" || typeof e?.httpStatusCode === "number";
+  if (!fromGcp && classify(err) !== "network") return err;
+  return new GcpCallError(
+    err,
+    { api: meta.api, method: meta.method, resource: meta.resource, location: meta.location },
+    attempts,
+    elapsedMs,
+  );
 }
 
 /**

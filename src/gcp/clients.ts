@@ -7,9 +7,11 @@ import { GlobalOperationsClient } from "@google-cloud/compute/build/src/v1/globa
 import { HealthChecksClient } from "@google-cloud/compute/build/src/v1/health_checks_client.js";
 import { RegionNetworkEndpointGroupsClient } from "@google-cloud/compute/build/src/v1/region_network_endpoint_groups_client.js";
 import { MetricServiceClient } from "@google-cloud/monitoring/build/src/v3/metric_service_client.js";
+import { ProjectsClient } from "@google-cloud/resource-manager/build/src/v3/projects_client.js";
 import { RevisionsClient } from "@google-cloud/run/build/src/v2/revisions_client.js";
 import { ServicesClient } from "@google-cloud/run/build/src/v2/services_client.js";
 import { SecretManagerServiceClient } from "@google-cloud/secret-manager/build/src/v1/secret_manager_service_client.js";
+import { ServiceUsageClient } from "@google-cloud/service-usage/build/src/v1/service_usage_client.js";
 import { SqlFlagsServiceClient } from "@google-cloud/sql/build/src/v1/sql_flags_service_client.js";
 import { SqlInstancesServiceClient } from "@google-cloud/sql/build/src/v1/sql_instances_service_client.js";
 import { SqlOperationsServiceClient } from "@google-cloud/sql/build/src/v1/sql_operations_service_client.js";
@@ -31,6 +33,11 @@ export interface GcpClientOptions {
    * @default "capstan-sim-token"
    */
   readonly placeholderToken?: string;
+  /**
+   * The project google-auth-library reports as the default (see RuntimeOptions.projectId).
+   * @default undefined: the library looks it up when asked
+   */
+  readonly projectId?: string | undefined;
 }
 
 /**
@@ -54,6 +61,10 @@ export interface GcpClients {
   };
   readonly secretManager: SecretManagerServiceClient;
   readonly monitoring: MetricServiceClient;
+  /** Service Usage (which APIs a project has enabled), for `capstan doctor`; made on first use. */
+  readonly serviceUsage: ServiceUsageClient;
+  /** Resource Manager projects (exists? which permissions?), for `capstan doctor`; made on first use. */
+  readonly resourceManager: ProjectsClient;
   /** The authenticated HTTP client, for the few REST calls a library does not expose. */
   readonly auth: GoogleAuth | OAuth2Client;
   /** Base URL of the endpoint when not real GCP, e.g. `http://127.0.0.1:8089`. */
@@ -98,7 +109,10 @@ export function createClients(options: GcpClientOptions = {}): GcpClients {
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new TypeError(`Expected \`endpoint\` to be an http(s) URL, got \`${endpoint}\``);
     }
-    const oauth = new OAuth2Client();
+    // tokeninfo goes to the endpoint too: the simulator answers who a token belongs to.
+    const oauth = new OAuth2Client({
+      endpoints: { tokenInfoUrl: `${endpoint.replace(/\/$/, "")}/tokeninfo` },
+    });
     oauth.setCredentials({ access_token: options.placeholderToken ?? "capstan-sim-token" });
     auth = oauth;
     base = {
@@ -109,7 +123,10 @@ export function createClients(options: GcpClientOptions = {}): GcpClients {
       authClient: oauth,
     };
   } else {
-    const google = new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    const google = new GoogleAuth({
+      scopes: ["https://www.googleapis.com/auth/cloud-platform"],
+      ...(options.projectId ? { projectId: options.projectId } : {}),
+    });
     auth = google;
     base = { fallback: true, auth: google };
   }
@@ -133,12 +150,26 @@ export function createClients(options: GcpClientOptions = {}): GcpClients {
     secretManager: new SecretManagerServiceClient(base),
     monitoring: new MetricServiceClient(base),
   };
+  // Only `capstan doctor` uses these two: made when first asked for, so other commands
+  // do not load their descriptors.
+  let serviceUsage: ServiceUsageClient | undefined;
+  let resourceManager: ProjectsClient | undefined;
   return {
     ...clients,
+    get serviceUsage() {
+      serviceUsage ??= new ServiceUsageClient(base);
+      return serviceUsage;
+    },
+    get resourceManager() {
+      resourceManager ??= new ProjectsClient(base);
+      return resourceManager;
+    },
     auth,
     endpoint: endpoint ? endpoint.replace(/\/$/, "") : undefined,
     async close() {
       await Promise.all([
+        serviceUsage?.close(),
+        resourceManager?.close(),
         clients.run.services.close(),
         clients.run.revisions.close(),
         clients.sql.instances.close(),

@@ -1,34 +1,13 @@
 import PQueue from "p-queue";
 import type { Clock } from "../clock/index.ts";
-
-/** ApiLimit is capstan's own per-minute budget for one API, split into reads and writes. */
-export interface ApiLimit {
-  /** Reads per minute. */
-  readonly readPerMinute: number;
-  /** Writes per minute. */
-  readonly writePerMinute: number;
-  /** GCP counts this API's quota per region rather than per project. */
-  readonly perRegion?: boolean;
-}
-
-/**
- * DEFAULT_LIMITS are GCP's documented default quotas (the same sources as the
- * simulator's DEFAULT_QUOTAS in src/sim/core/quotas.ts), so out of the box capstan never
- * asks for more than a fresh project is allowed.
- */
-export const DEFAULT_LIMITS: Readonly<Record<string, ApiLimit>> = {
-  "run.googleapis.com": { readPerMinute: 1000, writePerMinute: 180, perRegion: true },
-  "sqladmin.googleapis.com": { readPerMinute: 3000, writePerMinute: 180 },
-  "compute.googleapis.com": { readPerMinute: 1500, writePerMinute: 1600 },
-  "vpcaccess.googleapis.com": { readPerMinute: 1200, writePerMinute: 60 },
-  "secretmanager.googleapis.com": { readPerMinute: 600, writePerMinute: 600 },
-  "monitoring.googleapis.com": { readPerMinute: 6000, writePerMinute: 6000 },
-};
+import { limitOf, type QuotaOverride, quotaCallOfMethod, quotasOf, validateOverride } from "./quotas.ts";
 
 /** CallClass says which budget a call spends. */
 export interface CallClass {
   /** e.g. `run.googleapis.com`. */
   readonly api: string;
+  /** The method, e.g. `services.update` or `globalOperations.get`: it picks the quota category. */
+  readonly method: string;
   readonly write: boolean;
   /** Region or location of the call, for per-region quotas. */
   readonly location?: string | undefined;
@@ -38,10 +17,11 @@ export interface CallClass {
 export interface RateLimiterOptions {
   readonly clock: Clock;
   /**
-   * Per-API limits; APIs not named keep DEFAULT_LIMITS.
-   * @default DEFAULT_LIMITS
+   * Per-API overrides of GCP's default quotas (src/gcp/quotas.ts); APIs not named keep
+   * the defaults.
+   * @default {}
    */
-  readonly limits?: Readonly<Record<string, Partial<ApiLimit>>>;
+  readonly limits?: Readonly<Record<string, QuotaOverride>>;
   /**
    * Calls in flight at once per budget.
    * @default 8
@@ -149,7 +129,7 @@ class Budget {
  */
 export class RateLimiter {
   readonly #clock: Clock;
-  readonly #limits: Record<string, ApiLimit>;
+  readonly #limits: Readonly<Record<string, QuotaOverride>>;
   readonly #concurrency: number;
   readonly #share: number;
   readonly #budgets = new Map<string, Budget>();
@@ -166,26 +146,26 @@ export class RateLimiter {
     this.#clock = options.clock;
     this.#concurrency = concurrency;
     this.#share = share;
-    this.#limits = { ...DEFAULT_LIMITS };
-    for (const [api, l] of Object.entries(options.limits ?? {})) {
-      const base = this.#limits[api] ?? { readPerMinute: 600, writePerMinute: 60 };
-      const merged = { ...base, ...l };
-      for (const k of ["readPerMinute", "writePerMinute"] as const) {
-        if (!Number.isFinite(merged[k]) || merged[k] < 1) {
-          throw new TypeError(`Expected \`limits["${api}"].${k}\` to be a number >= 1, got \`${merged[k]}\``);
-        }
-      }
-      this.#limits[api] = merged;
-    }
+    const limits = options.limits ?? {};
+    for (const [api, l] of Object.entries(limits)) validateOverride(api, l, `limits["${api}"]`);
+    this.#limits = limits;
   }
 
+  /**
+   * #budget finds the budget a call spends: its API's quota category (src/gcp/quotas.ts),
+   * per region where GCP counts that category per region. capstan is one identity, so a
+   * per-user quota is one budget; and it keeps one budget across projects, which is
+   * never more than GCP allows any of them.
+   */
   #budget(c: CallClass): Budget {
-    const limit = this.#limits[c.api] ?? { readPerMinute: 600, writePerMinute: 60 };
-    const region = limit.perRegion ? (c.location ?? "global") : "";
-    const key = `${c.api}|${c.write ? "write" : "read"}|${region}`;
+    const quotas = quotasOf(c.api);
+    const name = quotas.categoryOf(quotaCallOfMethod(c.method, c.write));
+    const category = quotas.categories[name]!;
+    const region = category.scope === "region" ? (c.location ?? "global") : "";
+    const key = `${c.api}|${name}|${region}`;
     let b = this.#budgets.get(key);
     if (!b) {
-      const perMinute = c.write ? limit.writePerMinute : limit.readPerMinute;
+      const perMinute = limitOf(category, name, this.#limits[c.api]);
       b = new Budget(key, Math.max(1, Math.floor(perMinute * this.#share)), this.#concurrency);
       this.#budgets.set(key, b);
     }

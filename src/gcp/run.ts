@@ -25,7 +25,7 @@ export function runOperationPoller(gcp: Gcp, operationName: string): OperationPo
   return async (signal?: AbortSignal): Promise<OperationStatus> => {
     signal?.throwIfAborted();
     const [op] = await gcp.call(
-      { api: RUN_API, method: "operations.get", write: false, location },
+      { api: RUN_API, method: "operations.get", write: false, location, resource: operationName },
       () =>
         gcp.clients.run.services.getOperation(
           // A plain request: gax encodes it as JSON, as it would the generated class.

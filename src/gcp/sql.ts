@@ -48,13 +48,26 @@ function sqlOperationStatusOf(op: IOperation): OperationStatus {
  * sqlOperationPoller reads a Cloud SQL operation (`operations.get`) once per call, for
  * {@link waitForOperation}. `operation` is the operation's `name` as returned by the call
  * that started it. Each read goes through `gcp.call`, so polls spend capstan's read
- * budget and are retried on its clock, never by gax on real timers.
+ * budget and are retried on its clock, never by gax on real timers. `location` is the
+ * instance's region, where Cloud SQL counts the read.
  */
-export function sqlOperationPoller(gcp: Gcp, project: string, operation: string): OperationPoller {
+export function sqlOperationPoller(
+  gcp: Gcp,
+  project: string,
+  operation: string,
+  location?: string,
+): OperationPoller {
   return async (signal) => {
     signal?.throwIfAborted();
     const [op] = await gcp.call(
-      { api: SQL_API, method: "operations.get", write: false },
+      // Counts as a get in the instance's region (src/gcp/quotas.ts).
+      {
+        api: SQL_API,
+        method: "operations.get",
+        write: false,
+        location,
+        resource: `projects/${project}/operations/${operation}`,
+      },
       () => gcp.clients.sql.operations.get({ project, operation }, gaxCallOptions()),
       signal,
     );

@@ -66,7 +66,13 @@ export async function patchConnector(
     throw new TypeError("Expected `changes` to set at least one of machineType, minInstances, maxInstances");
   }
   const op = await gcp.call(
-    { api: VPC_ACCESS_API, method: "connectors.patch", write: true, location: parts.location },
+    {
+      api: VPC_ACCESS_API,
+      method: "connectors.patch",
+      write: true,
+      location: parts.location,
+      resource: name,
+    },
     () =>
       restCall<{ name?: string }>(gcp.clients, {
         method: "PATCH",
@@ -97,7 +103,13 @@ export function connectorOperationPoller(gcp: Gcp, operationName: string): Opera
   }
   return async (signal) => {
     const op = await gcp.call(
-      { api: VPC_ACCESS_API, method: "operations.get", write: false, location: parts.location },
+      {
+        api: VPC_ACCESS_API,
+        method: "operations.get",
+        write: false,
+        location: parts.location,
+        resource: operationName,
+      },
       () =>
         restCall<{ done?: boolean; error?: { code?: number; message?: string } }>(gcp.clients, {
           method: "GET",

@@ -315,7 +315,13 @@ async function listRegionNegs(
 ): Promise<[string, INetworkEndpointGroup][]> {
   const negs = await listAllPages(
     gcp,
-    { api: COMPUTE_API, method: "regionNetworkEndpointGroups.list", write: false, location: region },
+    {
+      api: COMPUTE_API,
+      method: "regionNetworkEndpointGroups.list",
+      write: false,
+      location: region,
+      resource: `projects/${project}/regions/${region}`,
+    },
     (page, options) =>
       gcp.clients.compute.regionNetworkEndpointGroups.list(
         { project, region, ...(filter ? { filter } : {}), maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },
@@ -494,7 +500,13 @@ export const backendServiceReconciler = {
   async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<BackendServiceLive>[]> {
     const items = await listAllPages(
       gcp,
-      { api: COMPUTE_API, method: "backendServices.list", write: false, location: "global" },
+      {
+        api: COMPUTE_API,
+        method: "backendServices.list",
+        write: false,
+        location: "global",
+        resource: `projects/${scope.project}/global`,
+      },
       (page, options) =>
         gcp.clients.compute.backendServices.list(
           { project: scope.project, maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },
@@ -521,7 +533,13 @@ export const backendServiceReconciler = {
     // 404 notFound: "The resource '...' was not found".
     const got = await getOrUndefined(() =>
       gcp.call(
-        { api: COMPUTE_API, method: "backendServices.get", write: false, location: "global" },
+        {
+          api: COMPUTE_API,
+          method: "backendServices.get",
+          write: false,
+          location: "global",
+          resource: backendServiceName(ref),
+        },
         () =>
           gcp.clients.compute.backendServices.get(
             { project: ref.project, backendService: ref.id },
@@ -580,7 +598,11 @@ export const backendServiceReconciler = {
       drainingTimeoutSec:
         bs.connectionDraining?.drainingTimeoutSec ?? BACKEND_SERVICE_DEFAULTS.drainingTimeoutSec,
     };
-    out["healthChecks"] = (bs.healthChecks ?? []).map((h) => relativeReference(h, project)).sort();
+    // Both lists are sets to Compute: one resource named twice (by a compute/v1 and a
+    // compute/beta URL, say) is one entry.
+    out["healthChecks"] = [
+      ...new Set((bs.healthChecks ?? []).map((h) => relativeReference(h, project))),
+    ].sort();
     out["logConfig"] = {
       enable: bs.logConfig?.enable ?? BACKEND_SERVICE_DEFAULTS.logEnable,
       sampleRate: float32(bs.logConfig?.sampleRate ?? BACKEND_SERVICE_DEFAULTS.logSampleRate),
@@ -596,7 +618,10 @@ export const backendServiceReconciler = {
       }
       out["outlierDetection"] = shape;
     }
-    out["backends"] = sortedBackends((bs.backends ?? []).map((b) => normalizeBackend(b, live, project)));
+    const backends = (bs.backends ?? []).map((b) => normalizeBackend(b, live, project));
+    out["backends"] = sortedBackends(
+      backends.filter((b, i) => backends.findIndex((x) => deepEqual(x, b)) === i),
+    );
     return out;
   },
 
@@ -706,7 +731,13 @@ export const backendServiceReconciler = {
     if (observed.version !== undefined) patch.fingerprint = observed.version;
     const project = observed.ref.project;
     const [lro] = await gcp.call(
-      { api: COMPUTE_API, method: "backendServices.patch", write: true, location: "global" },
+      {
+        api: COMPUTE_API,
+        method: "backendServices.patch",
+        write: true,
+        location: "global",
+        resource: observed.name,
+      },
       () =>
         gcp.clients.compute.backendServices.patch(
           { project, backendService: observed.ref.id, backendServiceResource: patch },

@@ -5,6 +5,7 @@ import type { Gcp } from "../gcp/access.ts";
 import { errorCode, gaxCallOptions } from "../gcp/call.ts";
 import { RUN_LIMITS } from "../gcp/catalog/run.ts";
 import { enumName, protoEnum } from "../gcp/enums.ts";
+import { classify } from "../gcp/errors.ts";
 import { names } from "../gcp/names.ts";
 import { getOrUndefined, listAllPages } from "../gcp/read.ts";
 import { RUN_API, runOperationPoller } from "../gcp/run.ts";
@@ -814,11 +815,14 @@ async function enabledVersions(gcp: Gcp, secret: string): Promise<string[] | und
   // "state:ENABLED" narrows the list server-side (https://cloud.google.com/secret-manager/docs/filtering);
   // the state is checked again below in case a server ignores the filter.
   const versions = await getOrUndefined(() =>
-    listAllPages(gcp, { api: SECRETS_API, method: "secrets.versions.list", write: false }, (page, options) =>
-      gcp.clients.secretManager.listSecretVersions(
-        { parent: secret, filter: "state:ENABLED", ...page },
-        options,
-      ),
+    listAllPages(
+      gcp,
+      { api: SECRETS_API, method: "secrets.versions.list", write: false, resource: secret },
+      (page, options) =>
+        gcp.clients.secretManager.listSecretVersions(
+          { parent: secret, filter: "state:ENABLED", ...page },
+          options,
+        ),
     ),
   );
   return versions?.filter((v) => enumName(v.state, SecretVersionState) === "ENABLED").map(versionNumber);
@@ -844,11 +848,19 @@ async function checkSecret(
     // is never called (google/cloud/secretmanager/v1/service.proto).
     // Keyed, so a plan reads a version many services share once (withReadMemo).
     const key = `secretVersion:${ref.name}/versions/${ref.version}`;
-    [v] = await gcp.call({ api: SECRETS_API, method: "secrets.versions.get", write: false, key }, () =>
-      gcp.clients.secretManager.getSecretVersion(
-        { name: `${ref.name}/versions/${ref.version}` },
-        gaxCallOptions(),
-      ),
+    [v] = await gcp.call(
+      {
+        api: SECRETS_API,
+        method: "secrets.versions.get",
+        write: false,
+        key,
+        resource: `${ref.name}/versions/${ref.version}`,
+      },
+      () =>
+        gcp.clients.secretManager.getSecretVersion(
+          { name: `${ref.name}/versions/${ref.version}` },
+          gaxCallOptions(),
+        ),
     );
   } catch (err) {
     const code = errorCode(err);
@@ -909,7 +921,7 @@ export const cloudRunServiceReconciler = {
     const parent = names.runLocation.format({ project: scope.project, location: scope.location });
     const items = await listAllPages(
       gcp,
-      { api: RUN_API, method: "services.list", write: false, location: scope.location },
+      { api: RUN_API, method: "services.list", write: false, location: scope.location, resource: parent },
       (page, options) =>
         gcp.clients.run.services.listServices({ parent, pageSize: RUN_LIST_PAGE_SIZE, ...page }, options),
       signal,
@@ -920,7 +932,13 @@ export const cloudRunServiceReconciler = {
   async get(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<Observed<IService> | undefined> {
     const got = await getOrUndefined(() =>
       gcp.call(
-        { api: RUN_API, method: "services.get", write: false, location: ref.location },
+        {
+          api: RUN_API,
+          method: "services.get",
+          write: false,
+          location: ref.location,
+          resource: cloudRunServiceReconciler.fullName(ref),
+        },
         () =>
           gcp.clients.run.services.getService(
             { name: cloudRunServiceReconciler.fullName(ref) },
@@ -994,7 +1012,7 @@ export const cloudRunServiceReconciler = {
     const location = observed.ref.location;
     const request = { service, ...(options.validateOnly ? { validateOnly: true } : {}) };
     const [op] = await gcp.call(
-      { api: RUN_API, method: "services.update", write: true, location },
+      { api: RUN_API, method: "services.update", write: true, location, resource: observed.name },
       () => gcp.clients.run.services.updateService(request, gaxCallOptions()),
       options.signal,
     );
@@ -1018,7 +1036,7 @@ export const cloudRunServiceReconciler = {
         await cloudRunServiceReconciler.write(gcp, observed, resource, changes, { validateOnly: true });
       } catch (err) {
         if (err instanceof CloudRunServiceWriteError) problems.push(err.message);
-        else if (errorCode(err) === 7) {
+        else if (classify(err) === "permission-denied") {
           // validateOnly is authorised as run.services.update; a plan made with read-only
           // roles (deploy/iam.md) skips the server-side check and says so.
           notes.push(

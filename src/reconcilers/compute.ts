@@ -58,7 +58,13 @@ export async function runningGlobalOperations(
   const filter = targetLink ? `(status != DONE) (targetLink = "${targetLink}")` : "status != DONE";
   const ops = await listAllPages(
     gcp,
-    { api: COMPUTE_API, method: "globalOperations.list", write: false, location: "global" },
+    {
+      api: COMPUTE_API,
+      method: "globalOperations.list",
+      write: false,
+      location: "global",
+      resource: `projects/${project}/global`,
+    },
     (page, options) =>
       gcp.clients.compute.globalOperations.list(
         { project, filter, maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },

@@ -166,7 +166,13 @@ export const healthCheckReconciler = {
   async list(gcp: Gcp, scope: Scope, signal?: AbortSignal): Promise<Observed<IHealthCheck>[]> {
     const items = await listAllPages(
       gcp,
-      { api: COMPUTE_API, method: "healthChecks.list", write: false, location: "global" },
+      {
+        api: COMPUTE_API,
+        method: "healthChecks.list",
+        write: false,
+        location: "global",
+        resource: `projects/${scope.project}/global`,
+      },
       (page, options) =>
         gcp.clients.compute.healthChecks.list(
           { project: scope.project, maxResults: COMPUTE_LIST_PAGE_SIZE, ...page },
@@ -183,7 +189,13 @@ export const healthCheckReconciler = {
     // 404 notFound: "The resource '...' was not found".
     const got = await getOrUndefined(() =>
       gcp.call(
-        { api: COMPUTE_API, method: "healthChecks.get", write: false, location: "global" },
+        {
+          api: COMPUTE_API,
+          method: "healthChecks.get",
+          write: false,
+          location: "global",
+          resource: healthCheckName(ref),
+        },
         () =>
           gcp.clients.compute.healthChecks.get(
             { project: ref.project, healthCheck: ref.id },
@@ -338,7 +350,13 @@ export const healthCheckReconciler = {
     const request = { project, healthCheck: observed.ref.id, healthCheckResource };
     const checks = gcp.clients.compute.healthChecks;
     const [lro] = await gcp.call(
-      { api: COMPUTE_API, method: `healthChecks.${method}`, write: true, location: "global" },
+      {
+        api: COMPUTE_API,
+        method: `healthChecks.${method}`,
+        write: true,
+        location: "global",
+        resource: observed.name,
+      },
       () =>
         method === "update"
           ? checks.update(request, gaxCallOptions())

@@ -103,9 +103,16 @@ async function runningOperation(
   project: string,
   instance: string,
   signal?: AbortSignal,
+  location?: string,
 ): Promise<IOperation | undefined> {
   const [list] = await gcp.call(
-    { api: SQL_API, method: "operations.list", write: false },
+    {
+      api: SQL_API,
+      method: "operations.list",
+      write: false,
+      location,
+      resource: instanceName({ project, id: instance }),
+    },
     () =>
       gcp.clients.sql.operations.list({ project, instance, maxResults: OPERATIONS_PAGE }, gaxCallOptions()),
     signal,
@@ -127,9 +134,10 @@ export async function pendingSqlOperation(
   project: string,
   instance: string,
   signal?: AbortSignal,
+  location?: string,
 ): Promise<OperationPoller | undefined> {
-  const op = await runningOperation(gcp, project, instance, signal);
-  return op?.name ? sqlOperationPoller(gcp, project, op.name) : undefined;
+  const op = await runningOperation(gcp, project, instance, signal, location);
+  return op?.name ? sqlOperationPoller(gcp, project, op.name, location) : undefined;
 }
 
 /**
@@ -187,10 +195,11 @@ async function observe(
 ): Promise<Observed<IDatabaseInstance>> {
   const project = String(live.project ?? "");
   const id = String(live.name ?? "");
-  const running = withOperations ? await runningOperation(gcp, project, id, signal) : undefined;
+  const region = String(live.region || "global");
+  const running = withOperations ? await runningOperation(gcp, project, id, signal, region) : undefined;
   const version = wrapped(live.settings?.settingsVersion);
   return {
-    ref: { kind: "SqlInstance", project, location: String(live.region || "global"), id },
+    ref: { kind: "SqlInstance", project, location: region, id },
     name: instanceName({ project, id }),
     live,
     version: version === undefined ? undefined : String(version),
@@ -278,7 +287,14 @@ export const sqlInstanceReconciler = {
     const filter = scope.location === "global" ? undefined : `region:${scope.location}`;
     const items = await listAllPages(
       gcp,
-      { api: SQL_API, method: "instances.list", write: false },
+      // A project-wide call: Cloud SQL counts it in "global" (src/gcp/quotas.ts).
+      {
+        api: SQL_API,
+        method: "instances.list",
+        write: false,
+        location: "global",
+        resource: `projects/${scope.project}`,
+      },
       async (page) => {
         // instances.list is no gax page stream: it answers one InstancesListResponse that
         // carries the items and the next page token.
@@ -301,7 +317,13 @@ export const sqlInstanceReconciler = {
     // 404 instanceDoesNotExist: "The Cloud SQL instance does not exist."
     return getOrUndefined(async () => {
       const [live] = await gcp.call(
-        { api: SQL_API, method: "instances.get", write: false },
+        {
+          api: SQL_API,
+          method: "instances.get",
+          write: false,
+          location: ref.location,
+          resource: instanceName(ref),
+        },
         () => gcp.clients.sql.instances.get({ project: ref.project, instance: ref.id }, gaxCallOptions()),
         signal,
       );
@@ -355,16 +377,23 @@ export const sqlInstanceReconciler = {
       if (f.name) flags[f.name] = f.value ?? "";
     }
     out["databaseFlags"] = flags;
-    // Day 0 and hour 0 are what Cloud SQL reports when no window is set ("any window"); an
+    // Real Cloud SQL leaves settings.maintenanceWindow out when none is set
+    // (test/fixtures/recorded/sql/instance-postgres-minimal.json); a day outside 1-7 (0, or
+    // absent) is "any window", whose hour means nothing, so neither is stated. An
     // unspecified update track is the console's "Any" timing, which no spec value names
-    // (https://cloud.google.com/sql/docs/postgres/set-maintenance-window).
+    // (https://cloud.google.com/sql/docs/postgres/set-maintenance-window). What remains is
+    // what a spec can say; nothing remaining leaves the window out, so a spec's window
+    // shows every field it states as new.
     const mw: IMaintenanceWindow = settings.maintenanceWindow ?? {};
+    const day = wrapped(mw.day);
     const track = enumName(mw.updateTrack, UpdateTrack);
-    out["maintenanceWindow"] = {
-      day: wrapped(mw.day) ?? 0,
-      hour: wrapped(mw.hour) ?? 0,
-      ...(track !== undefined && track !== "SQL_UPDATE_TRACK_UNSPECIFIED" ? { updateTrack: track } : {}),
-    };
+    const window: Record<string, unknown> = {};
+    if (day !== undefined && day >= 1 && day <= 7) {
+      window["day"] = day;
+      window["hour"] = wrapped(mw.hour) ?? 0;
+    }
+    if (track !== undefined && track !== "SQL_UPDATE_TRACK_UNSPECIFIED") window["updateTrack"] = track;
+    if (Object.keys(window).length > 0) out["maintenanceWindow"] = window;
     return out;
   },
 
@@ -473,19 +502,20 @@ export const sqlInstanceReconciler = {
     if (observed.version !== undefined) settings.settingsVersion = { value: observed.version };
     const project = observed.ref.project;
     const instance = observed.ref.id;
+    const location = observed.ref.location;
     const [op] = await gcp.call(
-      { api: SQL_API, method: "instances.patch", write: true },
+      { api: SQL_API, method: "instances.patch", write: true, location, resource: observed.name },
       () => gcp.clients.sql.instances.patch({ project, instance, body: { settings } }, gaxCallOptions()),
       options.signal,
     );
-    return { poller: op.name ? sqlOperationPoller(gcp, project, op.name) : undefined };
+    return { poller: op.name ? sqlOperationPoller(gcp, project, op.name, location) : undefined };
   },
 
   maintenanceWindow(resource: Resource<"SqlInstance">): MaintenanceWindow | undefined {
     return resource.spec.maintenanceWindow;
   },
   pending(gcp: Gcp, ref: ResourceRef, signal?: AbortSignal): Promise<OperationPoller | undefined> {
-    return pendingSqlOperation(gcp, ref.project, ref.id, signal);
+    return pendingSqlOperation(gcp, ref.project, ref.id, signal, ref.location);
   },
 
   async check(

@@ -226,7 +226,13 @@ async function readConnector(
   // 404 "The connector is not found." (k8s-config-connector mockgcp testdata).
   const got = await getOrUndefined(() =>
     gcp.call(
-      { api: VPC_ACCESS_API, method: "connectors.get", write: false, location: ref.location },
+      {
+        api: VPC_ACCESS_API,
+        method: "connectors.get",
+        write: false,
+        location: ref.location,
+        resource: connectorName(ref),
+      },
       () => gcp.clients.vpcAccess.getConnector({ name: connectorName(ref) }, gaxCallOptions()),
       signal,
     ),
@@ -300,7 +306,13 @@ export const vpcConnectorReconciler = {
     const parent = names.vpcAccessLocation.format({ project: scope.project, location: scope.location });
     const items = await listAllPages(
       gcp,
-      { api: VPC_ACCESS_API, method: "connectors.list", write: false, location: scope.location },
+      {
+        api: VPC_ACCESS_API,
+        method: "connectors.list",
+        write: false,
+        location: scope.location,
+        resource: parent,
+      },
       (page, options) =>
         gcp.clients.vpcAccess.listConnectors(
           { parent, pageSize: VPC_CONNECTOR_LIST_PAGE_SIZE, ...page },

@@ -6,13 +6,17 @@ import type { SimServiceFactory } from "./core/types.ts";
 import { kubernetes } from "./kubernetes/index.ts";
 import { connectLoadModel, loadModel } from "./load/index.ts";
 import { monitoring } from "./monitoring/index.ts";
+import { resourceManager } from "./resourcemanager/index.ts";
 import { cloudRun } from "./run/index.ts";
 import { secretManager } from "./secretmanager/index.ts";
+import { serviceUsage } from "./serviceusage/index.ts";
 import { cloudSql } from "./sqladmin/index.ts";
 import { storage } from "./storage/index.ts";
 import { vpcAccess } from "./vpcaccess/index.ts";
 
+export type { AccessFixture } from "./core/access.ts";
 export type { FaultInput, FaultRule } from "./core/faults.ts";
+export type { FaultType } from "./core/gcp-errors.ts";
 export type { QuotaLimit } from "./core/quotas.ts";
 export type { Fixture, RequestLogEntry, SimulatorOptions } from "./core/server.ts";
 export { Simulator } from "./core/server.ts";
@@ -26,6 +30,8 @@ export const ALL_SERVICES: readonly SimServiceFactory[] = [
   compute,
   cloudRun,
   monitoring,
+  resourceManager,
+  serviceUsage,
   // Served by path, not by proto: the lease's Cloud Storage objects and Kubernetes Lease.
   storage,
   kubernetes,

@@ -62,6 +62,22 @@ export interface RefScope {
 /** RefResult is a resolved reference, or the message saying why it does not resolve. */
 export type RefResult<K extends Kind> = { readonly ref: Ref<K> } | { readonly error: string };
 
+/**
+ * legacyHealthCheck returns the relative name of a legacy HTTP(S) health check reference
+ * (`projects/P/global/httpHealthChecks/NAME` or `httpsHealthChecks`, optionally as a URL),
+ * which a backend service may name beside health checks: "The list of URLs to the
+ * healthChecks, httpHealthChecks (legacy), or httpsHealthChecks (legacy) resource"
+ * (https://cloud.google.com/compute/docs/reference/rest/v1/backendServices, `healthChecks[]`).
+ * capstan manages no legacy health check, so such a reference is always to one it does not.
+ */
+function legacyHealthCheck(text: string): string | undefined {
+  const m =
+    /^(?:https:\/\/(?:www|compute)\.googleapis\.com\/compute\/v1\/)?(projects\/[^/]+\/global\/https?HealthChecks\/[^/]+)$/.exec(
+      text,
+    );
+  return m?.[1];
+}
+
 /** FULL_NAME_HINTS shows the full-name form of each kind, for messages. */
 const FULL_NAME_HINTS: Readonly<Record<Kind, string>> = {
   VpcConnector: "projects/P/locations/R/connectors/NAME",
@@ -111,6 +127,14 @@ export class SpecIndex {
     scope: RefScope,
     options: { readonly region?: string | undefined; readonly managedOnly?: boolean } = {},
   ): RefResult<K> {
+    const legacy = kind === "HealthCheck" ? legacyHealthCheck(text) : undefined;
+    if (legacy) {
+      if (options.managedOnly)
+        return { error: `HealthCheck \`${text}\` is a legacy health check, not a spec` };
+      return {
+        ref: { kind, text, name: legacy, id: `${kind}:${legacy}`, managed: false, region: undefined },
+      };
+    }
     const full = this.#parseFull(kind, text);
     if (full) {
       const id = idOf(full);

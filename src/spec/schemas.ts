@@ -8,7 +8,12 @@
  * that relate two fields or need GCP's catalog (cpu/memory pairs, flag ranges,
  * serverless NEG restrictions) live in rules.ts, where the messages can say why.
  */
-import { BACKEND_SERVICE_LIMITS, HEALTH_CHECK_LIMITS } from "../gcp/catalog/compute.ts";
+import {
+  BACKEND_SERVICE_LIMITS,
+  BACKEND_SERVICE_PROTOCOLS,
+  BACKEND_SERVICE_SCHEMES,
+  HEALTH_CHECK_LIMITS,
+} from "../gcp/catalog/compute.ts";
 import { SQL_DATABASE_VERSIONS } from "../gcp/catalog/sql.ts";
 import { CONNECTOR_LIMITS, CONNECTOR_MACHINE_TYPES } from "../gcp/catalog/vpcaccess.ts";
 import { API_VERSION, KINDS, type Kind } from "./types.ts";
@@ -80,9 +85,18 @@ const REF_PATTERNS = {
   sqlInstance: "^(?:[a-z](?:[-a-z0-9]{0,82}[a-z0-9])?|[^:/]+:[a-z0-9-]+:[a-z](?:[-a-z0-9]*[a-z0-9])?)$",
   cloudRunService: "^(?:[a-z](?:[-a-z0-9]{0,47}[a-z0-9])?|projects/[^/]+/locations/[^/]+/services/[^/]+)$",
   healthCheck:
-    "^(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?|(?:https://(?:www|compute)\\.googleapis\\.com/compute/v1/)?projects/[^/]+/global/healthChecks/[^/]+)$",
+    "^(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?|(?:https://(?:www|compute)\\.googleapis\\.com/compute/v1/)?projects/[^/]+/global/(?:healthChecks|httpHealthChecks|httpsHealthChecks)/[^/]+)$",
   secret: "^(?:[A-Za-z0-9_-]{1,255}|projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255})$",
 } as const;
+
+/**
+ * GROUP_REFERENCE_PATTERN is a backend's `group` in the forms Compute accepts: a URL, a
+ * `projects/P/...` name, or one relative to the backend service's project, of an instance
+ * group (zonal or regional) or a zonal, regional or global (internet) NEG
+ * (https://cloud.google.com/compute/docs/reference/rest/v1/backendServices, `backends[].group`).
+ */
+const GROUP_REFERENCE_PATTERN =
+  "^(?:(?:https://(?:www|compute)\\.googleapis\\.com/compute/(?:v1|beta|alpha)/)?projects/[^/]+/)?(?:zones/[^/]+|regions/[^/]+|global)/(?:instanceGroups|networkEndpointGroups)/[^/]+$";
 
 const METRIC_PATTERN = "^[a-z][-a-z0-9]*(?:\\.[a-z][-a-z0-9]*)*\\.googleapis\\.com/[A-Za-z0-9_/.]+$";
 
@@ -99,8 +113,15 @@ export const PATTERN_HINTS: ReadonlyMap<string, string> = new Map([
   [REF_PATTERNS.connector, "a VpcConnector name or `projects/P/locations/R/connectors/NAME`"],
   [REF_PATTERNS.sqlInstance, "a SqlInstance name or a connection name `PROJECT:REGION:INSTANCE`"],
   [REF_PATTERNS.cloudRunService, "a CloudRunService name or `projects/P/locations/R/services/NAME`"],
-  [REF_PATTERNS.healthCheck, "a HealthCheck name or `projects/P/global/healthChecks/NAME`"],
+  [
+    REF_PATTERNS.healthCheck,
+    "a HealthCheck name or `projects/P/global/healthChecks/NAME` (or a legacy `httpHealthChecks`/`httpsHealthChecks` one)",
+  ],
   [REF_PATTERNS.secret, "a secret id or `projects/P/secrets/NAME`"],
+  [
+    GROUP_REFERENCE_PATTERN,
+    "an instance group or NEG: its URL or `projects/P/zones/Z/instanceGroups/NAME` (zones/, regions/ or global/, instanceGroups or networkEndpointGroups)",
+  ],
   [METRIC_PATTERN, "a Cloud Monitoring metric type such as `run.googleapis.com/request_latencies`"],
   ...Object.values(NAME_PATTERNS).map((p) => [p.pattern, p.hint] as [string, string]),
 ]);
@@ -456,10 +477,13 @@ const SPECS: Readonly<Record<Kind, { readonly description: string; readonly spec
     description:
       "A global load balancer backend service (compute v1). With serverless NEG backends (Cloud Run), GCP fixes the timeout and refuses health checks.",
     spec: obj("Desired settings. Only the fields given are managed.", {
-      protocol: enumOf("Protocol to the backends.", ["HTTP", "HTTPS", "HTTP2"]),
+      protocol: enumOf(
+        "Protocol to the backends (BackendService.Protocol of compute v1; UDP and UNSPECIFIED are for regional passthrough load balancers).",
+        BACKEND_SERVICE_PROTOCOLS,
+      ),
       loadBalancingScheme: enumOf(
-        "`EXTERNAL_MANAGED` (global external Application Load Balancer) or `EXTERNAL` (classic).",
-        ["EXTERNAL", "EXTERNAL_MANAGED"],
+        "`EXTERNAL_MANAGED` (global external Application Load Balancer), `EXTERNAL` (classic), `INTERNAL_MANAGED` (cross-region internal Application Load Balancer) or `INTERNAL_SELF_MANAGED` (Traffic Director).",
+        BACKEND_SERVICE_SCHEMES,
       ),
       timeoutSec: int(
         "Seconds the load balancer waits for a backend's answer. Not allowed with serverless NEG backends: there the platform fixes it and Cloud Run's request timeout applies.",
@@ -475,7 +499,7 @@ const SPECS: Readonly<Record<Kind, { readonly description: string; readonly spec
       healthChecks: {
         type: "array",
         description:
-          "Health checks: names of HealthCheck specs or `projects/P/global/healthChecks/NAME`. Not allowed with serverless NEG backends.",
+          "Health checks: names of HealthCheck specs or `projects/P/global/healthChecks/NAME` (legacy `httpHealthChecks`/`httpsHealthChecks` too). Not allowed with serverless NEG backends.",
         maxItems: 1,
         uniqueItems: true,
         items: { type: "string", pattern: REF_PATTERNS.healthCheck },
@@ -539,7 +563,10 @@ const SPECS: Readonly<Record<Kind, { readonly description: string; readonly spec
               },
               { required: ["service"] },
             ),
-            group: str("URL of an instance group or zonal/internet NEG.", { format: "uri" }),
+            group: str(
+              "An instance group or a zonal, internet or hybrid NEG: its URL, `projects/P/zones/Z/instanceGroups/NAME`, or the same without `projects/P/` in the backend service's project.",
+              { pattern: GROUP_REFERENCE_PATTERN },
+            ),
             balancingMode: enumOf("How load is measured (`group` backends only).", [
               "UTILIZATION",
               "RATE",

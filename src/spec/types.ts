@@ -7,6 +7,7 @@
  * seconds, memory is bytes, cpu is vCPUs (see src/spec/units.ts for parsing and
  * printing them back).
  */
+import type { BACKEND_SERVICE_PROTOCOLS, BACKEND_SERVICE_SCHEMES } from "../gcp/catalog/compute.ts";
 
 /** API_VERSION is the only `apiVersion` capstan reads. */
 export const API_VERSION = "capstan.dev/v1alpha1";
@@ -273,8 +274,8 @@ export type Backend = ServerlessNegBackend | GroupBackend;
 
 /** BackendServiceSpec is a global compute v1 BackendService. */
 export interface BackendServiceSpec {
-  readonly protocol?: "HTTP" | "HTTPS" | "HTTP2";
-  readonly loadBalancingScheme?: "EXTERNAL" | "EXTERNAL_MANAGED";
+  readonly protocol?: (typeof BACKEND_SERVICE_PROTOCOLS)[number];
+  readonly loadBalancingScheme?: (typeof BACKEND_SERVICE_SCHEMES)[number];
   readonly timeoutSec?: number;
   readonly connectionDraining?: { readonly drainingTimeoutSec?: number };
   readonly healthChecks?: readonly Ref<"HealthCheck">[];

@@ -19,8 +19,9 @@
  * 2. draws 1 to 6 faults, each at a progress event (0 = before the first plan; half the
  *    kills and a third of the edits at the n-th wait for an operation instead):
  *    - `429-storm`: the simulator's per-minute quota of one API drops to a few calls for
- *      1 to 10 simulated minutes (429 with RetryInfo), then returns to GCP's defaults;
- *    - `429`: 1 to 3 calls of one RPC answer 429 RESOURCE_EXHAUSTED without RetryInfo;
+ *      1 to 10 simulated minutes (answered as each API answers a rate quota: 429, or
+ *      Compute's 403 rateLimitExceeded), then returns to GCP's defaults;
+ *    - `429`: 1 to 3 calls of one RPC are answered as throttled, in their API's format;
  *    - `5xx`: 1 to 4 calls of one RPC answer 503 UNAVAILABLE or 500 INTERNAL (fewer than
  *      capstan's 6 attempts per call, so each call must get through);
  *    - `latency`: 1 to 3 calls of one RPC take 5 to 120 simulated seconds;
@@ -58,7 +59,6 @@ import { RateLimiter } from "../../src/gcp/ratelimit.ts";
 import { buildPlan, type PlanResult } from "../../src/plan/build.ts";
 import { RECONCILERS } from "../../src/reconcilers/index.ts";
 import { ComputeError } from "../../src/sim/compute/common.ts";
-import { DEFAULT_QUOTAS } from "../../src/sim/core/quotas.ts";
 import type { JsonObject } from "../../src/sim/core/types.ts";
 import { createSimulator, type FaultInput, type FaultRule, type Simulator } from "../../src/sim/index.ts";
 import { Oracle, readLive, type Violation } from "./oracle.ts";
@@ -561,7 +561,7 @@ export async function runOne(index: number, seed: number, options: ChaosOptions 
   const clearFaults = (s: Simulator) => {
     // Faults and storms end; what remains must converge on its own merits.
     s.faults.clear();
-    s.quotas.set(DEFAULT_QUOTAS);
+    s.quotas.reset();
   };
 
   const budgetMs = options.budgetMs ?? 24 * 3_600_000;
@@ -626,11 +626,11 @@ function applyRequestFault(sim: Simulator, scenario: Scenario, f: Fault): void {
   switch (f.kind) {
     case "429-storm": {
       const api = r.pick(STORM_APIS);
-      const base = DEFAULT_QUOTAS[api]!;
-      const limit = { ...base, readPerMinute: r.int(2, 12), writePerMinute: r.int(1, 3) };
+      const limit = { readPerMinute: r.int(2, 12), writePerMinute: r.int(1, 3) };
       const seconds = r.int(60, 600);
       sim.quotas.set({ [api]: limit });
-      sim.context.after(seconds, () => sim.quotas.set({ [api]: base }));
+      // Back to GCP's defaults when the storm ends.
+      sim.context.after(seconds, () => sim.quotas.set({ [api]: {} }));
       f.detail = `429-storm ${api} ${limit.readPerMinute} reads/${limit.writePerMinute} writes a minute for ${seconds}s`;
       return;
     }
@@ -640,12 +640,8 @@ function applyRequestFault(sim: Simulator, scenario: Scenario, f: Fault): void {
       add(
         {
           match: target,
-          error: {
-            status: "RESOURCE_EXHAUSTED",
-            httpCode: 429,
-            reason: "RATE_LIMIT_EXCEEDED",
-            message: "chaos-injected RESOURCE_EXHAUSTED",
-          },
+          // In the API's own format: Compute answers 403 rateLimitExceeded.
+          error: { type: "RATE_LIMIT_EXCEEDED" },
         },
         times,
       );
@@ -656,7 +652,7 @@ function applyRequestFault(sim: Simulator, scenario: Scenario, f: Fault): void {
       const target = any();
       const status = r.pick(["UNAVAILABLE", "INTERNAL"] as const);
       const times = r.int(1, 4);
-      add({ match: target, error: { status, message: `chaos-injected ${status}` } }, times);
+      add({ match: target, error: { type: status, message: `chaos-injected ${status}` } }, times);
       f.detail = `5xx ${status} ×${times} on ${target.rpc}`;
       return;
     }

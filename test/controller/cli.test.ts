@@ -29,9 +29,6 @@ function runArgs(endpoint: string, specsDir: string, extra: readonly string[] = 
     "127.0.0.1",
     "--log-level",
     "debug",
-    // 0.6 s real at ×1000: a late renewal on a loaded machine must not stop the leader.
-    "--lease-duration",
-    "10m",
     ...extra,
   ];
 }
@@ -216,4 +213,45 @@ describe("capstan run as a process", () => {
     standby.proc.kill("SIGTERM");
     expect((await standby.exited).code).toBe(0);
   }, 90_000);
+
+  it("writes every log line of a pass as strict JSON with one message key, conflicts included", async () => {
+    const t = await tempDir("capstan-logs-");
+    cleanup = t.remove;
+    const specsDir = join(t.dir, "specs");
+    await writeSpecs(specsDir, {
+      "capstan.yaml": `project: ${P}\n`,
+      "hc.yaml": `apiVersion: capstan.dev/v1alpha1\nkind: HealthCheck\nmetadata:\n  name: hc\nspec:\n  checkIntervalSec: 15\n`,
+    });
+    h = await startSim(
+      {
+        durations: { "compute.update": 8 },
+        compute: {
+          project: P,
+          healthChecks: [{ name: "hc", checkIntervalSec: 5, httpHealthCheck: { port: 8080 } }],
+        },
+      },
+      { timeScale: 1000 },
+    );
+    // One stale-fingerprint refusal: the executor logs a `conflict` event, whose own
+    // `message` field once made a second `message` key on the line.
+    h.sim.faults.add({
+      match: { rpc: "HealthChecks.Patch" },
+      times: 1,
+      error: { status: "FAILED_PRECONDITION", httpCode: 412, reason: "conditionNotMet" },
+    });
+    const child = spawnCapstan(runArgs(h.endpoint, specsDir));
+    children.push(child);
+    await vi.waitFor(
+      async () => {
+        const r = (await child.status()).resources.find((x) => x.name === "hc");
+        expect(readiness(r)).toBe("True/UpToDate");
+      },
+      { timeout: 40_000, interval: 20 },
+    );
+    child.proc.kill("SIGTERM");
+    expect((await child.exited).code).toBe(0);
+    // Every line went through parseStrict in spawnCapstan; the conflict is among them.
+    const conflict = child.logs.find((l) => l["event"] === "conflict");
+    expect(conflict).toMatchObject({ message: "conflict", detail: expect.any(String) });
+  }, 60_000);
 });

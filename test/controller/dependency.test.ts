@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { RECONCILERS } from "../../src/reconcilers/index.ts";
 import { type Fixture, loadFixture } from "../../src/sim/index.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
-import { controllerFor, type RunningController, readiness, tempDir } from "./harness.ts";
+import { controllerFor, fastForward, type RunningController, readiness, tempDir } from "./harness.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const DAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
@@ -30,10 +30,12 @@ describe("capstan run: resources that depend on each other through a capacity po
     };
     const flags = live.sql.instances[0]!.settings.databaseFlags;
     flags.find((f) => f.name === "max_connections")!.value = "100";
-    // ×10,000: the database's window opens seven to eight simulated hours from now (2.5 to
-    // 2.9 s), well after the first pass even on a loaded machine.
-    h = await startSim(live, { timeScale: 10_000 });
-    const opens = new Date(h.sim.clock.now() + 8 * 3_600_000);
+    // ×100 until the first pass is seen: the database's window opens one to two simulated
+    // hours from now, at least 36 real seconds away, so a loaded machine cannot let it pass
+    // before the first pass ends; then ×1,000, which reaches it in 4 to 7 real seconds and
+    // keeps it open for 3.6, time enough for the write it holds back.
+    h = await startSim(live, { timeScale: 100 });
+    const opens = new Date(h.sim.clock.now() + 2 * 3_600_000);
     const specsDir = join(t.dir, "specs");
     await cp(join(ROOT, "specs/examples"), specsDir, { recursive: true });
     const db = await readFile(join(specsDir, "database.yaml"), "utf8");
@@ -73,12 +75,13 @@ describe("capstan run: resources that depend on each other through a capacity po
     expect(patches("/services/api")).toEqual([]);
     expect(patches("/connectors/vpc-main")).toHaveLength(1);
 
+    fastForward(h, c, 1_000);
     await vi.waitFor(
       () => {
         for (const r of c.controller.status().resources)
           expect(`${r.address} ${readiness(r)}`).toMatch(/True\/UpToDate$/);
       },
-      { timeout: 25_000, interval: 10 },
+      { timeout: 60_000, interval: 10 },
     );
     const [sql] = patches("/instances/main-db");
     const [run] = patches("/services/api");
@@ -89,5 +92,5 @@ describe("capstan run: resources that depend on each other through a capacity po
       .requests()
       .filter((r) => r.write && r.path.includes("/services/api") && !r.query.includes("validateOnly=true"));
     expect(runWrites.every((r) => r.time > sql!.time)).toBe(true);
-  });
+  }, 120_000);
 });

@@ -120,6 +120,19 @@ export function controllerFor(
   };
 }
 
+/**
+ * fastForward speeds the clock the simulator and the controller share up to `scale` and
+ * wakes the controller's pass loop, whose pending sleep was measured at the old speed.
+ * Tests that wait for a moment hours away run their first passes slowly (so a loaded
+ * machine cannot let that moment pass before they end) and then skip ahead. The renewal
+ * loop is not woken: the lease, 15 real seconds at the starting scale, outlasts the one
+ * renewal sleep (0.5 real seconds at that scale) pending across the switch.
+ */
+export function fastForward(h: SimHarness, c: RunningController, scale: number): void {
+  h.sim.clock.setScale(scale);
+  c.controller.trigger("test: clock sped up");
+}
+
 /** ready returns a resource's Ready condition status and reason, e.g. `True/UpToDate`. */
 export function readiness(r: ResourceStatus | undefined): string {
   const c = r?.conditions.find((x) => x.type === "Ready");

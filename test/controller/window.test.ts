@@ -2,7 +2,14 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Fixture } from "../../src/sim/index.ts";
 import { type SimHarness, startSim } from "../helpers/sim.ts";
-import { controllerFor, type RunningController, readiness, tempDir, writeSpecs } from "./harness.ts";
+import {
+  controllerFor,
+  fastForward,
+  type RunningController,
+  readiness,
+  tempDir,
+  writeSpecs,
+} from "./harness.ts";
 
 const P = "acme-staging";
 
@@ -35,10 +42,12 @@ describe("capstan run: disruptive changes", () => {
   it("waits for the maintenance window to restart, and refuses a restart the spec did not consent to", async () => {
     const t = await tempDir("capstan-window-");
     cleanup = t.remove;
-    // ×10,000: the window opens seven to eight simulated hours from now (2.5 to 2.9 s), far
-    // later than the first pass ends, even on a loaded machine.
-    h = await startSim(FIXTURE, { timeScale: 10_000 });
-    const next = new Date(h.sim.clock.now() + 8 * 3_600_000);
+    // ×100 until the first pass is seen: the window opens one to two simulated hours from
+    // now, at least 36 real seconds away, so however slowly a loaded machine runs the first
+    // pass it ends before the window; then ×1,000, which reaches the window in 4 to 7 real
+    // seconds and keeps it open for 3.6, time enough for the write it holds back.
+    h = await startSim(FIXTURE, { timeScale: 100 });
+    const next = new Date(h.sim.clock.now() + 2 * 3_600_000);
     const day = ((next.getUTCDay() + 6) % 7) + 1;
     const specsDir = join(t.dir, "specs");
     await writeSpecs(specsDir, {
@@ -49,7 +58,11 @@ describe("capstan run: disruptive changes", () => {
       ),
       "billing.yaml": sqlSpec("billing-db", ""),
     });
-    c = controllerFor(h, { specsDir, stateDir: join(t.dir, "state"), intervalMs: 12 * 3_600_000 });
+    c = controllerFor(h, {
+      specsDir,
+      stateDir: join(t.dir, "state"),
+      intervalMs: 12 * 3_600_000,
+    });
     c.controller.start();
     await vi.waitFor(() => expect(c.controller.status().passes).toBeGreaterThan(0), {
       timeout: 15_000,
@@ -74,13 +87,14 @@ describe("capstan run: disruptive changes", () => {
     expect(billing.conditions.find((x) => x.type === "Ready")?.message).toContain("allowRestart");
 
     // The pass the controller scheduled for the window's opening makes the restart.
+    fastForward(h, c, 1_000);
     await vi.waitFor(() => expect(readiness(c.resource("SqlInstance/orders-db"))).toBe("True/UpToDate"), {
-      timeout: 25_000,
+      timeout: 60_000,
       interval: 10,
     });
     const [patch, ...more] = patches("orders-db");
     expect(more).toEqual([]);
     expect(new Date(patch!.time).getUTCHours()).toBe(next.getUTCHours());
     expect(patches("billing-db")).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -133,9 +133,10 @@ current-context: sim
         "--lease",
         this.leaseUrl,
         "--lease-duration",
-        `${o.leaseDurationS}s`,
+        // capstan reads lease timings as real time and stretches them by --time-scale.
+        `${(o.leaseDurationS * 1000) / o.timeScale}ms`,
         "--renew-interval",
-        `${o.renewIntervalS}s`,
+        `${(o.renewIntervalS * 1000) / o.timeScale}ms`,
         "--interval",
         `${o.intervalS}s`,
         "--jitter",

@@ -54,15 +54,26 @@ describe("plan judges database flags by the live flags.list", () => {
     await h?.close();
   });
 
+  /** planFlags starts the simulator with `fixture` (and `setup` on it) and plans `flags` against it. */
+  async function planFlags(flags: string, fixture: Fixture = FIXTURE, setup?: (h: SimHarness) => void) {
+    h = await startSim(fixture);
+    setup?.(h);
+    const set = specs(flags);
+    const { plan: p } = await buildPlan({
+      specs: set,
+      gcp: connect(h),
+      reconcilers: RECONCILERS,
+      clock: h.sim.clock,
+    });
+    return { set, plan: p };
+  }
+
   it("accepts a flag the snapshot does not know when the live catalog lists it", async () => {
-    h = await startSim(FIXTURE);
-    const set = specs(`    ${NEW_FLAG}: "on"`);
+    const { set, plan } = await planFlags(`    ${NEW_FLAG}: "on"`);
     // Offline, the snapshot cannot know the flag; that finding is the catalog's to revisit.
     expect(set.problems.map((p) => [p.message, p.catalog])).toEqual([
       [expect.stringContaining(`unknown flag \`${NEW_FLAG}\``), "sqlFlags"],
     ]);
-    const clock = h.sim.clock;
-    const { plan } = await buildPlan({ specs: set, gcp: connect(h), reconcilers: RECONCILERS, clock });
     expect(plan.problems).toEqual([]);
     const db = plan.resources.find((r) => r.address === "SqlInstance/orders-db")!;
     expect(db.changes.map((c) => `${c.field}=${String(c.after)}`)).toEqual([`databaseFlags[${NEW_FLAG}]=on`]);
@@ -72,34 +83,21 @@ describe("plan judges database flags by the live flags.list", () => {
   });
 
   it("judges against the live instance's version when the spec names none", async () => {
-    h = await startSim(FIXTURE);
     // wal_keep_segments exists until PostgreSQL 12 only.
-    const set = specs(`    wal_keep_segments: "10"`);
+    const { set, plan } = await planFlags(`    wal_keep_segments: "10"`);
     expect(set.problems).toEqual([]);
-    const { plan } = await buildPlan({
-      specs: set,
-      gcp: connect(h),
-      reconcilers: RECONCILERS,
-      clock: h.sim.clock,
-    });
     expect(plan.problems.map((p) => p.message)).toEqual([
       expect.stringContaining("flag `wal_keep_segments` does not apply to POSTGRES_17"),
     ]);
   });
 
   it("falls back to the snapshot, with a note, when flags.list cannot be read", async () => {
-    h = await startSim(FIXTURE);
-    h.sim.faults.add({
-      match: { rpc: "List", path: "/v1/flags" },
-      error: { status: "PERMISSION_DENIED", message: "The caller does not have permission" },
-    });
-    const set = specs(`    ${NEW_FLAG}: "on"\n    work_mem: "8192"`);
-    const { plan } = await buildPlan({
-      specs: set,
-      gcp: connect(h),
-      reconcilers: RECONCILERS,
-      clock: h.sim.clock,
-    });
+    const { plan } = await planFlags(`    ${NEW_FLAG}: "on"\n    work_mem: "8192"`, FIXTURE, (sim) =>
+      sim.sim.faults.add({
+        match: { rpc: "List", path: "/v1/flags" },
+        error: { status: "PERMISSION_DENIED", message: "The caller does not have permission" },
+      }),
+    );
     expect(plan.problems.map((p) => p.message)).toEqual([
       expect.stringContaining(`unknown flag \`${NEW_FLAG}\``),
     ]);
@@ -114,14 +112,7 @@ describe("plan judges database flags by the live flags.list", () => {
   });
 
   it("keeps a snapshot finding for an instance that could not be checked live", async () => {
-    h = await startSim({ sql: { instances: [] } });
-    const set = specs(`    ${NEW_FLAG}: "on"`);
-    const { plan } = await buildPlan({
-      specs: set,
-      gcp: connect(h),
-      reconcilers: RECONCILERS,
-      clock: h.sim.clock,
-    });
+    const { plan } = await planFlags(`    ${NEW_FLAG}: "on"`, { sql: { instances: [] } });
     expect(plan.problems.map((p) => p.message)).toEqual([
       expect.stringContaining(`unknown flag \`${NEW_FLAG}\``),
     ]);

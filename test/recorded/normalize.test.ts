@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ScaledClock } from "../../src/clock/index.ts";
 import { gcpAccess } from "../../src/gcp/access.ts";
 import { GcpCaller } from "../../src/gcp/call.ts";
@@ -7,7 +7,8 @@ import { RateLimiter } from "../../src/gcp/ratelimit.ts";
 import { buildPlan } from "../../src/plan/build.ts";
 import { RECONCILERS } from "../../src/reconcilers/index.ts";
 import { parseSpecSet } from "../../src/spec/load.ts";
-import { loadCorpus, RecordedServer } from "./corpus.ts";
+import { loadCorpus, type Recorded, RecordedServer } from "./corpus.ts";
+import { managedOf, specDocument, specOf } from "./spec-of.ts";
 
 /**
  * SPECS states, for each recorded resource, the managed fields with the values the
@@ -135,7 +136,7 @@ connectionDraining:
 ];
 
 /** Run probes are planned on their own: the recording's service has its own name. */
-const PROBES = {
+const PROBES: (typeof SPECS)[number] = {
   file: "run/service-probes.json",
   kind: "CloudRunService",
   name: "runservice-abc123",
@@ -154,56 +155,153 @@ const PROBES = {
     failureThreshold: 3`,
 };
 
-describe("capstan's normalisation of real GCP bodies", () => {
-  const corpus = loadCorpus();
-  let server: RecordedServer;
-  let clients: GcpClients;
+const corpus = loadCorpus();
 
-  async function plan(c: (typeof SPECS)[number]) {
-    const recorded = corpus.filter(
-      (r) => r.file === c.file || (r.status === 200 && !r.file.startsWith(c.file.split("/")[0]!)),
-    );
-    server = new RecordedServer(recorded);
-    clients = createClients({ endpoint: await server.listen() });
-    const clock = new ScaledClock({ scale: 1 });
-    const gcp = gcpAccess(clients, new GcpCaller({ clock, limiter: new RateLimiter({ clock }) }));
-    const text = `apiVersion: capstan.dev/v1alpha1\nkind: ${c.kind}\nmetadata:\n  name: ${c.name}\n${c.region === "global" ? "" : `  region: ${c.region}\n`}spec:\n${c.spec
-      .split("\n")
-      .map((l) => `  ${l}`)
-      .join("\n")}\n`;
+/**
+ * served is what the loopback server holds to plan `file`: that recording, and every
+ * recorded resource of the other APIs (the health checks, NEGs and secrets a resource may
+ * name). Recordings of the same kind are left out: several hold the same resource name.
+ */
+function served(file: string): Recorded[] {
+  const api = file.split("/")[0]!;
+  return corpus.filter((r) => r.file === file || (r.status === 200 && !r.file.startsWith(`${api}/`)));
+}
+
+/**
+ * Session is one loopback server of recorded bodies with the real client libraries
+ * pointed at it, closed after each test.
+ */
+async function session(file: string) {
+  const server = new RecordedServer(served(file));
+  const clients: GcpClients = createClients({ endpoint: await server.listen() });
+  const clock = new ScaledClock({ scale: 1 });
+  const gcp = gcpAccess(clients, new GcpCaller({ clock, limiter: new RateLimiter({ clock }) }));
+  // `serverChecks: false` plans without the validate-only write a change makes Cloud Run
+  // check, which a server of recorded reads cannot answer.
+  const plan = async (text: string, project: string, serverChecks = true) => {
     const specs = parseSpecSet([{ path: "specs/recorded.yaml", text }], [], {
       cwd: "/",
-      defaults: {
-        project: c.project ?? "example-project",
-        ...(c.region === "global" ? {} : { region: c.region }),
-      },
+      defaults: { project },
     });
-    expect(specs.problems.map((p) => p.message)).toEqual([]);
-    return buildPlan({ specs, gcp, reconcilers: RECONCILERS, clock });
-  }
+    expect(
+      specs.problems.map((p) => `${p.line}:${p.col} ${p.message}`),
+      text,
+    ).toEqual([]);
+    const { plan: p } = await buildPlan({ specs, gcp, reconcilers: RECONCILERS, clock, serverChecks });
+    return p;
+  };
+  const close = async () => {
+    await clients.close();
+    await server.close();
+  };
+  return { server, gcp, plan, close };
+}
 
-  afterAll(async () => {
-    await clients?.close();
-    await server?.close();
+/** summary is what a plan says of each resource: no problems, and per resource its action and changes. */
+function summary(p: Awaited<ReturnType<Awaited<ReturnType<typeof session>>["plan"]>>) {
+  return {
+    problems: p.problems.map((x) => x.message),
+    resources: p.resources.map((r) => [
+      r.address,
+      r.action,
+      r.changes.map((ch) => `${ch.field}: ${JSON.stringify(ch.before)} → ${JSON.stringify(ch.after)}`),
+    ]),
+  };
+}
+
+/** MANAGED are the recorded GETs of resources of a kind capstan manages, told apart by path. */
+const MANAGED = corpus.flatMap((r) => {
+  const m = r.status === 200 && r.method === "GET" ? managedOf(r.path) : undefined;
+  return m ? [{ r, m }] : [];
+});
+
+describe("capstan's normalisation of recorded GCP bodies", () => {
+  it("covers every managed kind", () => {
+    expect(new Set(MANAGED.map(({ m }) => m.kind))).toEqual(
+      new Set(["SqlInstance", "VpcConnector", "CloudRunService", "HealthCheck", "BackendService"]),
+    );
   });
+
+  it.each(MANAGED.map(({ r, m }) => [r.file, r, m] as const))(
+    "%s: the spec its normalised state shows plans no change, read with list calls",
+    async (_file, r, m) => {
+      const s = await session(r.file);
+      try {
+        const rec = RECONCILERS[m.kind];
+        // Read as plan reads: the list of the resource's scope, page by page.
+        const ref = { kind: m.kind, project: m.project, location: m.region || "global", id: m.name };
+        const listed = await rec.list(s.gcp, rec.scopeOf(ref));
+        const observed = listed.find((o) => o.ref.id === m.name);
+        expect(observed, `${r.file} not listed`).toBeDefined();
+        const region = m.kind === "SqlInstance" ? String(r.body.region) : m.region;
+        const state = rec.normalize(observed!.live);
+        const text = specDocument({ ...m, region }, specOf(state, observed!.live));
+        expect(summary(await s.plan(text, m.project)), text).toEqual({
+          problems: [],
+          resources: [[`${m.kind}/${m.name}`, "no-op", []]],
+        });
+        // Each page was one list request with the page token of the last.
+        expect(s.server.requests.some((q) => /[?&]pageToken=/.test(q)) || listed.length === 1).toBe(true);
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
+  it.each([
+    // Real Cloud Run fills a TCP startup probe (period 240 s) in a service created without one.
+    ["run/service-created-vcr.json", "runservice-1w5ax8rh1otic", ["template.startupProbe.period: 240 → 10"]],
+    // A body without the probe (written by a mock): the probe is unset live, and so is each field.
+    [
+      "run/service-basic.json",
+      "runservice-abc123",
+      [
+        "template.startupProbe.tcpSocket.port: undefined → 8080",
+        "template.startupProbe.period: undefined → 10",
+      ],
+    ],
+  ])(
+    "%s: a spec's value against the live default or its absence is a change",
+    async (file, name, changes) => {
+      const s = await session(file);
+      try {
+        const text = `apiVersion: capstan.dev/v1alpha1
+kind: CloudRunService
+metadata: {name: ${name}, region: us-central1}
+spec:
+  template:
+    startupProbe: {tcpSocket: {port: 8080}, period: 10s}
+`;
+        expect(summary(await s.plan(text, "example-project", false))).toEqual({
+          problems: [],
+          resources: [[`CloudRunService/${name}`, "update", changes]],
+        });
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
   beforeAll(() => {
-    expect(new Set(SPECS.map((s) => s.file)).size).toBe(SPECS.length);
+    expect(new Set(SPECS.map((x) => x.file)).size).toBe(SPECS.length);
   });
 
   it.each([...SPECS, PROBES].map((c) => [c.file, c] as const))(
-    "%s plans no change against the spec it shows",
+    "%s plans no change against the spec a user writes from the console",
     async (_f, c) => {
-      const { plan: p } = await plan(c);
-      await clients.close();
-      await server.close();
-      expect(p.problems.map((x) => x.message)).toEqual([]);
-      expect(
-        p.resources.map((r) => [
-          r.address,
-          r.action,
-          r.changes.map((ch) => `${ch.field}: ${JSON.stringify(ch.before)} → ${JSON.stringify(ch.after)}`),
-        ]),
-      ).toEqual([[`${c.kind}/${c.name}`, "no-op", []]]);
+      const s = await session(c.file);
+      try {
+        const text = `apiVersion: capstan.dev/v1alpha1\nkind: ${c.kind}\nmetadata:\n  name: ${c.name}\n${c.region === "global" ? "" : `  region: ${c.region}\n`}spec:\n${c.spec
+          .split("\n")
+          .map((l) => `  ${l}`)
+          .join("\n")}\n`;
+        expect(summary(await s.plan(text, c.project ?? "example-project"))).toEqual({
+          problems: [],
+          resources: [[`${c.kind}/${c.name}`, "no-op", []]],
+        });
+      } finally {
+        await s.close();
+      }
     },
   );
 });

@@ -157,16 +157,19 @@ describe("simulated Compute Engine", () => {
       expect(b.portName).toBeUndefined();
       expect(b.port).toBeUndefined();
       expect(b.healthChecks).toEqual([]);
-      // Unset protocol and CDN are not reported (recorded/compute/backend-service-instance-groups.json).
-      expect(b.protocol).toBeUndefined();
+      // Protocol defaults to HTTP; an unset CDN is not reported
+      // (recorded/compute/backend-service-self-managed-vcr.json, recorded against real GCP).
+      expect(b.protocol).toBe("HTTP");
       expect(b.enableCDN).toBeUndefined();
     });
 
-    it("fills timeoutSec 30, but no port, for backends that are not serverless", async () => {
+    it("fills timeoutSec 30, port 80 and port name http for backends that are not serverless", async () => {
       const [b] = await bs().get({ project: P, backendService: "vm-backend" });
-      expect(b.port).toBeUndefined();
       expect(b).toMatchObject({
         timeoutSec: 30,
+        port: 80,
+        portName: "http",
+        protocol: "HTTP",
         loadBalancingScheme: "EXTERNAL",
         connectionDraining: { drainingTimeoutSec: 30 },
         healthChecks: [`https://www.googleapis.com/compute/v1/projects/${P}/global/healthChecks/vm-hc`],

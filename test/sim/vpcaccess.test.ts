@@ -148,7 +148,9 @@ describe("simulated Serverless VPC Access", () => {
   });
 
   it("patches instances through a long-running operation during which the connector is UPDATING", async () => {
-    const harness = await start();
+    // 20 simulated minutes (1.2 s at 1000×): a loaded machine's pause between the patch
+    // and the read below must not outlast the update.
+    const harness = await start({ durations: { "vpcaccess.update": 1200 } });
     const { gcp } = harness;
     const opName = await patchConnector(harness.access, CONN, { minInstances: 3, maxInstances: 5 });
     expect(opName).toMatch(/^projects\/acme\/locations\/us-central1\/operations\/operation-[0-9a-f]+$/);
@@ -276,7 +278,11 @@ describe("simulated Serverless VPC Access", () => {
     expect(err.code).toBe(8);
     expect(err.httpStatusCode).toBe(429);
     expect(err.reason).toBe("RATE_LIMIT_EXCEEDED");
-    expect(err.errorInfoMetadata?.["quota_metric"]).toBe("vpcaccess.googleapis.com/write_requests");
+    expect(err.errorInfoMetadata).toMatchObject({
+      service: "vpcaccess.googleapis.com",
+      quota_limit: "Write requests per minute",
+      quota_limit_value: "1",
+    });
   });
 
   it("rejects bad arguments to patchConnector before calling GCP", async () => {

@@ -41,6 +41,28 @@ export const BACKEND_SERVICE_LIMITS = {
 } as const satisfies Readonly<Record<string, Range>>;
 
 /**
+ * BACKEND_SERVICE_SCHEMES are the load-balancing schemes a global backend service can
+ * have: BackendService.LoadBalancingScheme in google/cloud/compute/v1/compute.proto less
+ * `INTERNAL`, which is for internal passthrough Network Load Balancers, whose backend
+ * services are regional. A recorded global backend service is INTERNAL_MANAGED
+ * (test/fixtures/recorded/compute/backend-service-negs.json), another
+ * INTERNAL_SELF_MANAGED (backend-service-self-managed-vcr.json).
+ */
+export const BACKEND_SERVICE_SCHEMES = [
+  "EXTERNAL",
+  "EXTERNAL_MANAGED",
+  "INTERNAL_MANAGED",
+  "INTERNAL_SELF_MANAGED",
+] as const;
+
+/**
+ * BACKEND_SERVICE_PROTOCOLS are the protocols of a global backend service:
+ * BackendService.Protocol in compute.proto less `UDP` and `UNSPECIFIED`, which only
+ * passthrough Network Load Balancers (regional backend services) take.
+ */
+export const BACKEND_SERVICE_PROTOCOLS = ["HTTP", "HTTPS", "HTTP2", "H2C", "GRPC", "SSL", "TCP"] as const;
+
+/**
  * ComputeViolation is one rule a resource breaks. `field` is the path inside the
  * resource (`timeoutSec`, `backends[0].maxUtilization`); `message` is the full text
  * Compute Engine answers with (400, legacy reason `invalid`).

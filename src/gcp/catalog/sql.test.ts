@@ -53,6 +53,27 @@ describe("the Cloud SQL flag snapshot", () => {
     expect(refused).toEqual([]);
   });
 
+  it("knows the flags Cloud SQL's release notes announced, which the reconstruction had left out", () => {
+    // https://docs.cloud.google.com/sql/docs/postgres/release-notes: log_line_prefix
+    // (2023-05-19), rdkit.* (2023-09-28), io_* for PostgreSQL 18 (2025-10-03),
+    // cloudsql.pgaudit_mask_literals for PostgreSQL 14 and later (2026-08-31).
+    expect(checkSqlFlag("log_line_prefix", "%m [%p] %q%u@%d ", "POSTGRES_16")).toBeUndefined();
+    expect(checkSqlFlag("cloudsql.pg_shadow_select_role", "pgbouncer", "POSTGRES_15")).toBeUndefined();
+    expect(sqlFlagRequiresRestart("cloudsql.pg_shadow_select_role", "POSTGRES_15")).toBe(false);
+    expect(checkSqlFlag("rdkit.tanimoto_threshold", "0.7", "POSTGRES_14")).toBeUndefined();
+    expect(checkSqlFlag("rdkit.do_chiral_sss", "on", "POSTGRES_14")).toBeUndefined();
+    expect(checkSqlFlag("io_method", "worker", "POSTGRES_18")).toBeUndefined();
+    expect(sqlFlagRequiresRestart("io_method", "POSTGRES_18")).toBe(true);
+    expect(checkSqlFlag("io_workers", "4", "POSTGRES_18")).toBeUndefined();
+    expect(checkSqlFlag("io_method", "worker", "POSTGRES_17")).toMatch(/does not apply to POSTGRES_17/);
+    expect(checkSqlFlag("cloudsql.pgaudit_mask_literals", "on", "POSTGRES_14")).toBeUndefined();
+    expect(checkSqlFlag("cloudsql.pgaudit_mask_literals", "on", "POSTGRES_13")).toMatch(/does not apply/);
+    // A flag Cloud SQL does not offer stays refused, with what would be valid.
+    expect(checkSqlFlag("log_line_prefixx", "%m", "POSTGRES_16")).toMatch(
+      /unknown flag .*did you mean .*log_line_prefix/,
+    );
+  });
+
   it("knows flags beyond the tuning few, e.g. log_timezone and max_worker_processes", () => {
     expect(checkSqlFlag("log_timezone", "Europe/Paris", "POSTGRES_18")).toBeUndefined();
     expect(checkSqlFlag("max_worker_processes", "16", "POSTGRES_9_6")).toBeUndefined();

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type protobuf from "protobufjs";
 import { BACKEND_SERVICE_LIMITS, checkBackendServiceSettings } from "../../gcp/catalog/compute.ts";
 import { computeUrl, relativeComputeName } from "../../gcp/compute.ts";
@@ -94,14 +95,19 @@ export class BackendServices extends GlobalResources<"backendService"> {
       fingerprinted: true,
       /**
        * canonical fills Compute's defaults and validates. Defaults are those real GCP
-       * returns for a backend service created without them
-       * (test/fixtures/recorded/compute/backend-service-instance-groups.json, from a create
-       * that sent neither protocol, port nor enableCDN): description "", scheme EXTERNAL,
-       * session affinity NONE, cookie TTL 0 and draining 0; `protocol`, `port` and
-       * `enableCDN` stay absent until set (their defaults, HTTP, 80 and false, are the
-       * reader's to apply). Non-serverless backends get timeoutSec 30 ("The default is
-       * 30 seconds", REST reference); serverless ones refuse it. `capacityScaler` defaults
-       * to 1 and, outside serverless, `balancingMode` to UTILIZATION (`backends[]`).
+       * returns for a backend service created without them (two VCR cassettes of Config
+       * Connector recorded against real GCP, test/fixtures/recorded/compute/
+       * backend-service-self-managed-vcr.json, whose create sent only its name, scheme,
+       * draining, health check and IAP): description "", scheme EXTERNAL, session
+       * affinity NONE, cookie TTL 0, draining 0, protocol HTTP (as both cassettes show;
+       * none recorded a serverless backend service, which gets it too), and
+       * for backends that are not serverless timeoutSec 30, port 80 ("The default value
+       * is 80", BackendService.port in compute.proto) and portName `http`; serverless
+       * ones refuse the timeout and the named port. `enableCDN` stays absent until set,
+       * as in the cassettes. `capacityScaler` defaults to 1 and, outside serverless,
+       * `balancingMode` to UTILIZATION (`backends[]`). The IAP client secret is input
+       * only: "the SHA-256 hash of the value is returned in the oauth2ClientSecretSha256
+       * field" (BackendServiceIAP.oauth2_client_secret), never the secret.
        */
       canonical(raw, project) {
         const { bs, serverless } = resolve(raw, project, negs, healthChecks);
@@ -109,6 +115,7 @@ export class BackendServices extends GlobalResources<"backendService"> {
         if (violation) throw invalid(violation.message);
         bs["kind"] ??= "compute#backendService";
         bs["description"] ??= "";
+        bs["protocol"] ??= "HTTP";
         bs["loadBalancingScheme"] ??= "EXTERNAL";
         bs["sessionAffinity"] ??= "NONE";
         bs["affinityCookieTtlSec"] ??= 0;
@@ -118,6 +125,15 @@ export class BackendServices extends GlobalResources<"backendService"> {
         };
         if (!serverless) {
           bs["timeoutSec"] ??= BACKEND_SERVICE_LIMITS.timeoutSec.default;
+          bs["port"] ??= 80;
+          bs["portName"] ??= "http";
+        }
+        const iap = bs["iap"] as JsonObject | undefined;
+        if (iap && typeof iap["oauth2ClientSecret"] === "string") {
+          iap["oauth2ClientSecretSha256"] = createHash("sha256")
+            .update(iap["oauth2ClientSecret"])
+            .digest("hex");
+          delete iap["oauth2ClientSecret"];
         }
         if (Array.isArray(bs["backends"])) {
           bs["backends"] = (bs["backends"] as JsonObject[]).map((b) => ({

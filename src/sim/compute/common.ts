@@ -39,11 +39,15 @@ export class ComputeError extends SimError {
   }
 
   override toJSON(): Record<string, unknown> {
+    // A failed precondition names what it failed on: real GCP answers 412 conditionNotMet
+    // with `location: "If-Match", locationType: "header"`
+    // (test/fixtures/recorded/compute/error-412-backend-service-in-use-vcr.json).
+    const where = this.reason === "conditionNotMet" ? { location: "If-Match", locationType: "header" } : {};
     return {
       error: {
         code: this.httpCode,
         message: this.message,
-        errors: [{ message: this.message, domain: "global", reason: this.reason }],
+        errors: [{ message: this.message, domain: "global", reason: this.reason, ...where }],
       },
     };
   }

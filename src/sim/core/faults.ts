@@ -1,4 +1,5 @@
 import type { Status } from "./errors.ts";
+import { FAULT_TYPES, type FaultType } from "./gcp-errors.ts";
 
 /** FaultMatch selects calls. Every given field must match. */
 export interface FaultMatch {
@@ -23,9 +24,18 @@ export interface FaultRule {
   readonly match: FaultMatch;
   /** How many matching calls it affects; omitted means every call until removed. */
   remaining: number | undefined;
-  /** Answer with this error instead of serving the call. */
+  /**
+   * Answer with this error instead of serving the call: either `type`, one of GCP's
+   * failures rendered in the called API's exact format (src/sim/core/gcp-errors.ts:
+   * `{"type": "SERVICE_DISABLED"}`, `{"type": "IAM_PERMISSION_DENIED", "permission":
+   * "run.services.list"}`, `{"type": "RATE_LIMIT_EXCEEDED"}`, ...), or a plain canonical
+   * `status` with optional HTTP code, message and ErrorInfo reason.
+   */
   readonly error?: {
-    readonly status: Status;
+    readonly type?: FaultType;
+    /** For IAM_PERMISSION_DENIED: the permission named (default: the one the RPC needs). */
+    readonly permission?: string;
+    readonly status?: Status;
     readonly httpCode?: number;
     readonly message?: string;
     readonly reason?: string;
@@ -51,6 +61,14 @@ export class Faults {
     }
     if (!input.error && input.latencyMs === undefined && !input.failOperation) {
       throw new TypeError("Expected one of `error`, `latencyMs` or `failOperation`");
+    }
+    if (input.error && input.error.type === undefined && input.error.status === undefined) {
+      throw new TypeError("Expected `error` to have a `type` or a `status`");
+    }
+    if (input.error?.type !== undefined && !FAULT_TYPES.includes(input.error.type)) {
+      throw new TypeError(
+        `Expected \`error.type\` to be one of ${FAULT_TYPES.join(", ")}, got \`${input.error.type}\``,
+      );
     }
     const rule: FaultRule = { ...input, id: `fault-${++this.#seq}`, remaining: input.times };
     this.#rules.push(rule);

@@ -4,7 +4,15 @@ import protobuf from "protobufjs";
 const require = createRequire(import.meta.url);
 
 /** ClientPackage names a Google client library whose bundled protos describe an API. */
-export type ClientPackage = "run" | "sql" | "vpc-access" | "compute" | "secret-manager" | "monitoring";
+export type ClientPackage =
+  | "run"
+  | "sql"
+  | "vpc-access"
+  | "compute"
+  | "secret-manager"
+  | "monitoring"
+  | "resource-manager"
+  | "service-usage";
 
 const roots = new Map<ClientPackage, protobuf.Root>();
 

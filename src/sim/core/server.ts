@@ -2,9 +2,20 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ScaledClock } from "../../clock/index.ts";
+import { permissionForRpc } from "../../gcp/permissions.ts";
+import { Access, type AccessFixture } from "./access.ts";
 import { Encoded, encode, fieldByJsonName, rejectUnknownFields, setField } from "./codec.ts";
 import { SimError } from "./errors.ts";
 import { type FaultInput, type FaultRule, Faults } from "./faults.ts";
+import {
+  consumerInvalid,
+  type FaultCall,
+  faultError,
+  permissionDenied,
+  serviceDisabled,
+  throttled,
+  unauthenticated,
+} from "./gcp-errors.ts";
 import { type CompiledRoute, compileRule } from "./protos.ts";
 import { type QuotaLimit, Quotas } from "./quotas.ts";
 import type {
@@ -55,6 +66,8 @@ export interface Fixture {
   readonly quotas?: Record<string, QuotaLimit>;
   /** Operation durations in seconds by operation type, e.g. `sql.restart: 180`. */
   readonly durations?: Record<string, number>;
+  /** Identities, projects, enabled APIs and IAM grants (see AccessFixture); absent: everything open. */
+  readonly access?: AccessFixture;
   readonly [service: string]: unknown;
 }
 
@@ -98,7 +111,7 @@ export interface StateChange {
 
 export type { HttpAnswer } from "./types.ts";
 
-const SETTINGS_KEYS = new Set(["timeScale", "quotas", "durations"]);
+const SETTINGS_KEYS = new Set(["timeScale", "quotas", "durations", "access"]);
 
 /**
  * Simulator serves simulated GCP APIs over HTTP, in the REST shapes the Google client
@@ -109,6 +122,8 @@ export class Simulator {
   readonly clock: ScaledClock;
   readonly faults = new Faults();
   readonly quotas = new Quotas();
+  /** Who may call what (the fixture's `access:` section). */
+  readonly access = new Access();
   readonly context: SimContext;
   readonly #services: SimService[];
   readonly #routes: { route: CompiledRoute; service: SimService }[] = [];
@@ -140,6 +155,7 @@ export class Simulator {
         return `${prefix}${n.toString(16).padStart(8, "0")}`;
       },
       durationOf: (type, fallback) => this.#durations[type] ?? fallback,
+      access: this.access,
     };
     this.#services = options.services.map((f) => f(this.context));
     for (const service of this.#services) {
@@ -148,6 +164,8 @@ export class Simulator {
       }
     }
     this.load(options.fixture ?? {});
+    // The option wins over the fixture's `timeScale`, which load() has just applied.
+    if (options.timeScale !== undefined) this.clock.setScale(options.timeScale);
   }
 
   /** load replaces all state and settings with a fixture's. */
@@ -156,6 +174,7 @@ export class Simulator {
     this.#durations = { ...(fixture.durations ?? {}) };
     if (fixture.quotas) this.quotas.set(fixture.quotas);
     if (fixture.timeScale !== undefined) this.clock.setScale(fixture.timeScale);
+    this.access.load(fixture.access);
     const known = new Set(this.#services.map((s) => s.key));
     for (const key of Object.keys(fixture)) {
       if (!SETTINGS_KEYS.has(key) && !known.has(key)) {
@@ -171,6 +190,8 @@ export class Simulator {
   dump(): Fixture {
     this.tick();
     const out: Record<string, unknown> = { timeScale: this.clock.scale, durations: this.#durations };
+    const access = this.access.dump();
+    if (Object.keys(access).length > 0) out["access"] = access;
     for (const s of this.#services) out[s.key] = s.dump();
     return out;
   }
@@ -299,6 +320,7 @@ export class Simulator {
   ): Promise<HttpAnswer> {
     const u = new URL(url, "http://sim");
     if (u.pathname.startsWith("/__sim/")) return this.#control(method, u, bodyText);
+    if (u.pathname === TOKENINFO_PATH) return this.#tokenInfo(authorization, bodyText);
     this.tick();
     const http = this.#matchHttp(method, u.pathname);
     const matched = http ? undefined : this.#match(method, u.pathname);
@@ -313,12 +335,7 @@ export class Simulator {
       try {
         // Auth is checked first, as GCP's front end does: a request without a token
         // never reaches the API (https://cloud.google.com/docs/authentication/rest).
-        if (!principal) {
-          throw new SimError(
-            "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
-            { status: "UNAUTHENTICATED", reason: "CREDENTIALS_MISSING", domain: "googleapis.com" },
-          );
-        }
+        if (!principal) throw unauthenticated(api, rpcName, "CREDENTIALS_MISSING");
         if (!matched && !http) {
           throw new SimError(`The requested URL ${u.pathname} was not found on this server.`, {
             status: "NOT_FOUND",
@@ -328,35 +345,63 @@ export class Simulator {
         if (http && bodyText && /json/.test(contentType)) body = parseJson(bodyText);
         else if (!http) body = bodyText ? parseJson(bodyText) : undefined;
         const request = matched ? this.#decode(matched.route, u, body) : {};
-        const quota = this.quotas.check(api, write, location, this.clock.now());
+        // The IAM principal of the token (the fixture's `access.identities`).
+        const caller = this.access.principal(/^Bearer (\S+)/.exec(authorization ?? "")?.[1]);
+        const projectRef = /\/projects\/([^/:]+)/.exec(u.pathname)?.[1];
+        // The front end checks the consumer project and that the API is enabled in it,
+        // then quota; the API itself checks IAM. Resource Manager and Service Usage are
+        // about the project itself: they answer for a missing one themselves.
+        const denial =
+          !matched || matched.service.checksProjects
+            ? undefined
+            : this.access.check(api, rpcName, projectRef, caller);
+        if (denial?.kind === "CONSUMER_INVALID") throw consumerInvalid(api, denial.project);
+        if (denial?.kind === "SERVICE_DISABLED") throw serviceDisabled(api, denial.project.number);
+        const project = projectRef === undefined ? undefined : this.access.project(projectRef);
+        const quotaCall = {
+          api,
+          rpc: rpcName,
+          write,
+          project: project?.id,
+          // Cloud SQL counts a call in its instance's region, which its path does not name.
+          location: matched?.service.quotaLocation?.(rpcName, request) ?? location,
+          user: caller,
+        };
+        const quota = this.quotas.check(quotaCall, this.clock.now());
         if (!quota.ok) {
-          // The shape GCP sends for a rate quota: 429 RESOURCE_EXHAUSTED, ErrorInfo
-          // RATE_LIMIT_EXCEEDED with quota_metric/quota_limit, plus RetryInfo
-          // (https://cloud.google.com/apis/design/errors#error_info).
-          throw new SimError(
-            `Quota exceeded for quota metric '${quota.metric}' and limit '${quota.limitName}' of service '${api}'.`,
-            {
-              status: "RESOURCE_EXHAUSTED",
-              reason: "RATE_LIMIT_EXCEEDED",
-              domain: "googleapis.com",
-              metadata: {
-                service: api,
-                quota_metric: quota.metric,
-                quota_limit: quota.limitName,
-                quota_limit_value: String(quota.limit),
-              },
-              retryDelaySeconds: Math.ceil(quota.retryAfterMs / 1000),
-              legacy: api === "sqladmin.googleapis.com" || api === "compute.googleapis.com",
-            },
-          );
+          throw throttled(api, {
+            category: quota.category,
+            limit: quota.limit,
+            location: quota.location,
+            projectNumber: project?.number ?? "0",
+          });
         }
+        const resource = resourceOf(u.pathname);
+        if (denial?.kind === "IAM_PERMISSION_DENIED")
+          throw permissionDenied(api, denial.permission, resource);
         const call = { api, method, rpc: rpcName, path: u.pathname, principal };
         const slow = this.faults.take("latencyMs", call);
         if (slow?.latencyMs) await this.clock.sleep(slow.latencyMs);
         const failing = this.faults.take("error", call);
+        if (failing?.error?.type) {
+          const faultCall: FaultCall = {
+            api,
+            rpc: rpcName,
+            resource,
+            project: project?.id ?? projectRef ?? "unknown",
+            projectNumber: project?.number ?? "0",
+            permission: permissionForRpc(api, rpcName),
+            location: quotaCall.location,
+            quota: this.quotas.describe(quotaCall),
+          };
+          throw faultError(failing.error.type, faultCall, {
+            ...(failing.error.permission ? { permission: failing.error.permission } : {}),
+            ...(failing.error.message ? { message: failing.error.message } : {}),
+          });
+        }
         if (failing?.error) {
           throw new SimError(failing.error.message ?? `Injected fault ${failing.id}`, {
-            status: failing.error.status,
+            status: failing.error.status ?? "INTERNAL",
             ...(failing.error.httpCode ? { httpCode: failing.error.httpCode } : {}),
             ...(failing.error.reason ? { reason: failing.error.reason } : {}),
           });
@@ -388,6 +433,7 @@ export class Simulator {
           path: u.pathname,
           location,
           ctx: this.context,
+          caller,
           takeOperationFault: (): FaultRule | undefined => this.faults.take("failOperation", call),
         };
         const result = await handler(simReq);
@@ -426,6 +472,34 @@ export class Simulator {
       ...(this.#captureResponses ? { response: answer.body } : {}),
     });
     return answer;
+  }
+
+  /**
+   * #tokenInfo answers `POST /tokeninfo` as https://oauth2.googleapis.com/tokeninfo does
+   * (what google-auth-library's OAuth2Client.getTokenInfo calls): who the bearer token
+   * belongs to, or 400 `invalid_token`.
+   */
+  #tokenInfo(authorization: string | undefined, bodyText: string): HttpAnswer {
+    const token =
+      /^Bearer (\S+)/.exec(authorization ?? "")?.[1] ?? new URLSearchParams(bodyText).get("access_token");
+    if (!token) return { status: 400, body: { error: "invalid_token", error_description: "Invalid Value" } };
+    const principal = this.access.principal(token);
+    const email = principal.slice(principal.indexOf(":") + 1);
+    return {
+      status: 200,
+      body: {
+        azp: "capstan-sim",
+        aud: "capstan-sim",
+        sub: email,
+        scope:
+          "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email openid",
+        exp: String(Math.floor(this.clock.now() / 1000) + 3599),
+        expires_in: "3599",
+        email,
+        email_verified: "true",
+        access_type: "online",
+      },
+    };
   }
 
   #record(e: Omit<RequestLogEntry, "seq" | "time">): void {
@@ -548,6 +622,17 @@ function parseJson(text: string): JsonObject {
       status: "INVALID_ARGUMENT",
     });
   }
+}
+
+/** TOKENINFO_PATH is where the simulator answers tokeninfo, as oauth2.googleapis.com does. */
+export const TOKENINFO_PATH = "/tokeninfo";
+
+/** resourceOf is a request path as a resource name: without the API version and the custom verb. */
+function resourceOf(path: string): string {
+  return path
+    .replace(/^\/(?:compute\/)?v\d+[a-z0-9]*\//, "")
+    .replace(/:[A-Za-z]+$/, "")
+    .replace(/^\//, "");
 }
 
 function stripSystemParams(params: URLSearchParams): string {

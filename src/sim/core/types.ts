@@ -1,7 +1,10 @@
 import type { Clock } from "../../clock/index.ts";
+import type { Access, SimProject } from "./access.ts";
 import type { SimError } from "./errors.ts";
 import type { FaultRule } from "./faults.ts";
 import type { RpcDescriptor } from "./protos.ts";
+
+export type { SimProject };
 
 /** JsonObject is a decoded proto3-JSON message. */
 // biome-ignore lint/suspicious/noExplicitAny: proto3 JSON messages are dynamic by nature.
@@ -20,6 +23,8 @@ export interface SimRequest {
   /** Region or zone named in the path (`locations/x`, `regions/x`), if any. */
   readonly location: string | undefined;
   readonly ctx: SimContext;
+  /** Who calls: the IAM principal its bearer token belongs to (the fixture's `access.identities`). */
+  readonly caller: string;
   /**
    * takeOperationFault returns an injected "fail the operation" fault that matches this
    * call, consuming it; the handler then makes the long-running operation it starts end in
@@ -52,6 +57,8 @@ export interface SimContext {
   nextId(prefix: string): string;
   /** durationOf returns the configured duration (seconds) of an operation type, e.g. `sql.restart`. */
   durationOf(operationType: string, fallbackSeconds: number): number;
+  /** Projects, enabled APIs, identities and IAM grants (the fixture's `access:` section). */
+  readonly access: Access;
 }
 
 /** EditRequest is an out-of-band edit: what a person does in the console. */
@@ -120,6 +127,17 @@ export interface SimService {
    * @default Google's JSON error format
    */
   renderError?(err: SimError): HttpAnswer;
+  /**
+   * quotaLocation names the region a call counts in, for an API whose quotas are per
+   * region but whose paths do not always name it (Cloud SQL: the instance's region).
+   * Undefined: the location in the path.
+   */
+  quotaLocation?(rpc: string, request: JsonObject): string | undefined;
+  /**
+   * The service answers for missing projects itself (Resource Manager, Service Usage):
+   * the server does not check the project, its enabled APIs or IAM before it.
+   */
+  readonly checksProjects?: boolean;
 }
 
 /** SimServiceFactory builds a service over a shared context. */

@@ -88,6 +88,16 @@ export function cloudSql(ctx: SimContext): CloudSqlService {
       return instances.edit(req);
     },
     serving: (p, i) => instances.serving(p, i),
+    // Cloud SQL Admin's rate quotas are per region (src/gcp/quotas.ts): a call about an
+    // instance, or about one of its operations, counts in the instance's region; a
+    // project-wide call (instances.list, flags.list) in "global".
+    quotaLocation(_rpc, request) {
+      const p = String(request["project"] ?? "");
+      const instance =
+        (request["instance"] as string | undefined) ||
+        (request["operation"] ? operations.instanceOf(p, String(request["operation"])) : undefined);
+      return (instance && instances.regionOf(p, instance)) || "global";
+    },
     control(method, subpath) {
       const m = /^instances\/([^/]+)\/([^/]+)$/.exec(subpath);
       if (method === "GET" && m) return instances.status(m[1]!, m[2]!);

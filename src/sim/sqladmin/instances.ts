@@ -1,6 +1,7 @@
+import type protobuf from "protobufjs";
 import { checkSqlTier } from "../../gcp/catalog/sql.ts";
 import { names } from "../../gcp/names.ts";
-import { normalize, rejectUnknownFields } from "../core/codec.ts";
+import { Encoded, encode, normalize, rejectUnknownFields } from "../core/codec.ts";
 import { SimError } from "../core/errors.ts";
 import { paginate } from "../core/paging.ts";
 import { loadRoot } from "../core/protos.ts";
@@ -35,6 +36,28 @@ function isObject(v: unknown): v is JsonObject {
 
 function clone<T>(v: T): T {
   return structuredClone(v);
+}
+
+/**
+ * shown is an instance as Cloud SQL prints it: its proto3 JSON, plus the
+ * two repeated fields Cloud SQL prints as `[]` when empty (proto3 JSON leaves empty lists
+ * out, https://protobuf.dev/programming-guides/json/): `settings.authorizedGaeApplications`
+ * and `settings.ipConfiguration.authorizedNetworks`, which every recorded instance carries
+ * empty (test/fixtures/recorded/sql/instance-*.json), while it leaves an empty
+ * `databaseFlags` out (instance-postgres-minimal.json).
+ */
+function shown(type: protobuf.Type, json: JsonObject): Encoded {
+  return new Encoded((numericEnums) => withEmptyLists(encode(type, json, numericEnums)));
+}
+
+function withEmptyLists(out: JsonObject): JsonObject {
+  const settings = out["settings"] as JsonObject | undefined;
+  if (settings) {
+    settings["authorizedGaeApplications"] ??= [];
+    const ip = settings["ipConfiguration"] as JsonObject | undefined;
+    if (ip) ip["authorizedNetworks"] ??= [];
+  }
+  return out;
 }
 
 /**
@@ -210,6 +233,12 @@ export class SqlInstances {
     return this.#items.get(`${project}/${instance}`)?.serving ?? false;
   }
 
+  /** regionOf is an instance's region, undefined for one that does not exist. */
+  regionOf(project: string, instance: string): string | undefined {
+    const region = this.#items.get(`${project}/${instance}`)?.json["region"];
+    return typeof region === "string" ? region : undefined;
+  }
+
   /** status reports an instance's state, whether it serves, and its running operation. */
   status(project: string, instance: string): JsonObject {
     const i = this.#find(project, instance);
@@ -226,7 +255,7 @@ export class SqlInstances {
    * larger values coerced to 1000) and `pageToken`, per SqlInstancesListRequest in
    * google/cloud/sql/v1/cloud_sql_instances.proto.
    */
-  list(req: SimRequest): JsonObject {
+  list(req: SimRequest): Encoded {
     const project = String(req.body["project"]);
     const filter = parseFilter(String(req.body["filter"] ?? ""));
     const all = [...this.#items.values()]
@@ -238,16 +267,17 @@ export class SqlInstances {
       defaultSize: 500,
       maxSize: 1000,
     });
-    return {
+    const items = page.items.map((j) => shown(this.#type, j));
+    return new Encoded((numericEnums) => ({
       kind: "sql#instancesList",
-      items: page.items.map((j) => clone(j)),
-      nextPageToken: page.nextPageToken ?? "",
-    };
+      ...(items.length ? { items: items.map((i) => i.render(numericEnums)) } : {}),
+      ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
+    }));
   }
 
   /** get answers instances.get. */
-  get(req: SimRequest): JsonObject {
-    return clone(this.#find(String(req.body["project"]), String(req.body["instance"])).json);
+  get(req: SimRequest): Encoded {
+    return shown(this.#type, this.#find(String(req.body["project"]), String(req.body["instance"])).json);
   }
 
   /**

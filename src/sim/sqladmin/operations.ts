@@ -153,6 +153,11 @@ export class SqlOperations {
   }
 
   /** get returns an operation as `sql#operation` JSON, or throws the API's 404. */
+  /** instanceOf names the instance an operation is about, undefined for an unknown operation. */
+  instanceOf(project: string, name: string): string | undefined {
+    return this.#ops.get(`${project}/${name}`)?.instance;
+  }
+
   get(project: string, name: string): JsonObject {
     const op = this.#ops.get(`${project}/${name}`);
     if (!op) {
