@@ -10,6 +10,7 @@ import {
   type OAuth2Client,
   UserRefreshClient,
 } from "google-auth-library";
+import { type Clock, systemClock } from "../clock/index.ts";
 import { withDeadline } from "./call.ts";
 import { errorFacts } from "./errors.ts";
 
@@ -85,6 +86,9 @@ export function wellKnownFile(): string {
     : join(homedir(), ".config", "gcloud", "application_default_credentials.json");
 }
 
+/** TOKEN_ATTEMPTS is the default of {@link ResolveCredentialsOptions.tokenAttempts}. */
+const TOKEN_ATTEMPTS = 3;
+
 /** Options of {@link resolveCredentials}. */
 export interface ResolveCredentialsOptions {
   /**
@@ -100,6 +104,16 @@ export interface ResolveCredentialsOptions {
    * @default false
    */
   readonly identify?: boolean;
+  /**
+   * Attempts at getting a token when the token endpoint cannot be reached (DNS, refused
+   * or reset connections), the first included; they back off 1 s, 2 s, 4 s, ... A network
+   * that is down for a moment is not a missing network. (google-auth-library retries a
+   * dropped connection twice itself within one attempt.)
+   * @default 3
+   */
+  readonly tokenAttempts?: number;
+  /** The clock the backoff sleeps on. @default systemClock */
+  readonly clock?: Clock;
 }
 
 function typeOf(client: unknown): CredentialType {
@@ -182,7 +196,7 @@ export async function resolveCredentials(
   const type = typeOf(client);
   const where = type === "gce_metadata" ? "the metadata server" : source;
   try {
-    const token = await withDeadline(client.getAccessToken(), timeoutMs, "getting an access token");
+    const token = await tokenWithRetries(client, timeoutMs, options);
     let email = (client as { email?: string }).email;
     if (!email && type === "gce_metadata") {
       email = (await withDeadline(auth.getCredentials(), timeoutMs, "reading the account's email"))
@@ -210,7 +224,7 @@ export async function resolveCredentials(
     if (facts.systemCode !== undefined) {
       throw new CredentialsError(
         "UNREACHABLE",
-        `could not reach ${facts.host ?? "the token endpoint"} to get an access token (${facts.systemCode})`,
+        `could not reach ${facts.host ?? "the token endpoint"} to get an access token (${facts.systemCode}) after ${options.tokenAttempts ?? TOKEN_ATTEMPTS} attempts`,
         { cause: err, searched, ...(facts.host ? { host: facts.host } : {}) },
       );
     }
@@ -232,6 +246,29 @@ export async function resolveCredentials(
         searched,
       },
     );
+  }
+}
+
+/**
+ * tokenWithRetries gets an access token, trying again with backoff while the token
+ * endpoint cannot be reached (a Node system error code: no answer at all); a refusal
+ * (an OAuth error) or a timeout ends it at once.
+ */
+async function tokenWithRetries(
+  client: { getAccessToken(): Promise<{ token?: string | null }> },
+  timeoutMs: number,
+  options: ResolveCredentialsOptions,
+): Promise<{ token?: string | null }> {
+  const attempts = options.tokenAttempts ?? TOKEN_ATTEMPTS;
+  const clock = options.clock ?? systemClock;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withDeadline(client.getAccessToken(), timeoutMs, "getting an access token");
+    } catch (err) {
+      const facts = errorFacts(err);
+      if (attempt >= attempts || facts.systemCode === undefined || facts.oauthError !== undefined) throw err;
+      await clock.sleep(1000 * 2 ** (attempt - 1));
+    }
   }
 }
 
