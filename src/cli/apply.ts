@@ -10,7 +10,7 @@ import { hasChanges } from "../plan/model.ts";
 import { UserError } from "./errors.ts";
 import { fingerprintPlan, loadOrExplain, renderPlan, type SavedPlan, specsHash } from "./plan.ts";
 import { type RolloutReportSession, startRolloutReport } from "./report.ts";
-import type { Runtime, RuntimeFactory } from "./runtime.ts";
+import type { RuntimeFactory } from "./runtime.ts";
 
 /** ApplyFlags are the flags of `capstan apply`. */
 export interface ApplyFlags {
